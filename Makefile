@@ -55,6 +55,15 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 BIN := bin/fabc$(if $(SANITIZER),-$(SANITIZER))
 
+# `make V=1` shows the full compiler command lines.
+ifeq ($(V),1)
+  Q :=
+  say = @true
+else
+  Q := @
+  say = @echo "  $(1) $(2)"
+endif
+
 .PHONY: all deps test unit integration demo lab lab-stop install uninstall \
         clean fuzz bench valgrind check-syntax
 
@@ -62,15 +71,18 @@ all: $(BIN)
 
 $(BIN): $(OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(OBJS) $(ALL_LDFLAGS) $(PKG_LIBS) -lpthread -lm
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $(OBJS) $(ALL_LDFLAGS) $(PKG_LIBS) -lpthread -lm
 
 $(BUILD)/%.o: runner/%.c $(wildcard runner/*.h)
 	@mkdir -p $(BUILD)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/unit/%: tests/unit/%.c $(CORE_OBJS) $(wildcard runner/*.h)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(ALL_CFLAGS) -Irunner $(PKG_CFLAGS) -o $@ $< $(CORE_OBJS) \
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Irunner $(PKG_CFLAGS) -o $@ $< $(CORE_OBJS) \
 	  $(ALL_LDFLAGS) $(CORE_LIBS) $$($(PKG_CONFIG) --libs cmocka) -lpthread -lm
 
 deps:
