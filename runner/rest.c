@@ -87,22 +87,27 @@ static void drain(int fd)
 }
 
 /* Sleep ms, or less if cancelled. -1 with FABC_E_INTERRUPTED on cancel. */
-static int cancellable_sleep(int wakefd, long ms, struct fabc_err *err)
+static int cancellable_sleep(const int wake[2], long ms, struct fabc_err *err)
 {
-    struct pollfd p = {.fd = wakefd, .events = POLLIN};
+    struct pollfd p = {.fd = wake[0], .events = POLLIN};
     int64_t end = fabc_now_ms() + ms;
+    int ret = 0;
 
+    fabc_cancel_add_wakefd(wake[1]);
     for (int i = 0; i < 100000; i++) {
         int64_t left = end - fabc_now_ms();
 
-        if (fabc_cancelled())
-            return fabc_err_set(err, FABC_E_INTERRUPTED, 0, "interrupted");
+        if (fabc_cancelled()) {
+            ret = fabc_err_set(err, FABC_E_INTERRUPTED, 0, "interrupted");
+            break;
+        }
         if (left <= 0)
-            return 0;
+            break;
         if (poll(&p, 1, (int)left) > 0)
-            drain(wakefd);
+            drain(wake[0]);
     }
-    return 0;
+    fabc_cancel_del_wakefd(wake[1]);
+    return ret;
 }
 
 /* ------------------------------------------------------------ client */
@@ -814,7 +819,7 @@ int fabc_rest_do(struct fabc_rest *r, const struct fabc_rest_req *req,
         if (fabc_rest_debug())
             debug_log("DEBUG: %s retry %d of %s %s in %ld ms", label, i + 1,
                       req->method, req->url, backoff);
-        if (cancellable_sleep(r->wake[0], backoff, err) < 0)
+        if (cancellable_sleep(r->wake, backoff, err) < 0)
             goto out;
         backoff = backoff * 2 > 4000 ? 4000 : backoff * 2;
     }
@@ -837,6 +842,11 @@ out:
     if (locked)
         pthread_mutex_unlock(&r->lock);
     return ret;
+}
+
+int fabc_rest_sleep(struct fabc_rest *r, long ms, struct fabc_err *err)
+{
+    return cancellable_sleep(r->wake, ms, err);
 }
 
 json_t *fabc_rest_json(const struct fabc_rest_resp *resp, const char *what,

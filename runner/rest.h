@@ -91,6 +91,10 @@ void fabc_rest_resp_free(struct fabc_rest_resp *resp);
 int fabc_rest_do(struct fabc_rest *r, const struct fabc_rest_req *req,
                  struct fabc_rest_resp *resp, struct fabc_err *err);
 
+/* Sleep ms milliseconds, waking at once on a cancel (then -1 with
+ * FABC_E_INTERRUPTED). Needs no lock; callable from any thread. */
+int fabc_rest_sleep(struct fabc_rest *r, long ms, struct fabc_err *err);
+
 /* Parse resp's body as JSON (new reference) or NULL with err set. */
 json_t *fabc_rest_json(const struct fabc_rest_resp *resp, const char *what,
                        struct fabc_err *err);
