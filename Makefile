@@ -109,7 +109,7 @@ valgrind: $(BIN)
 	sh tests/valgrind.sh $(BIN)
 
 fuzz:
-	$(MAKE) -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$${FUZZ_SECONDS:-60}
+	$(MAKE) -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$${FUZZ_SECONDS:-60} fuzz-all
 
 bench: $(BIN)
 	sh tests/bench/run.sh

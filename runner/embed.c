@@ -307,6 +307,18 @@ int fabc_embed_run(const struct fabc_cli *cli, const char *argv0)
     }
     PyPreConfig_InitIsolatedConfig(&preconfig);
     preconfig.utf8_mode = 1;
+    /* The isolated config ignores PYTHON* variables; honour
+     * PYTHONMALLOC=malloc explicitly for valgrind, and always use malloc
+     * under AddressSanitizer so it sees every allocation. */
+#if defined(__SANITIZE_ADDRESS__)
+    preconfig.allocator = PYMEM_ALLOCATOR_MALLOC;
+#else
+    {
+        const char *pm = getenv("PYTHONMALLOC");
+        if (pm && !strcmp(pm, "malloc"))
+            preconfig.allocator = PYMEM_ALLOCATOR_MALLOC;
+    }
+#endif
     status = Py_PreInitialize(&preconfig);
     if (PyStatus_Exception(status))
         goto fail_status;

@@ -1,0 +1,6 @@
+from fabc import task
+
+
+@task
+def fine():
+    return 1

@@ -1,0 +1,6 @@
+from fabc import task
+
+
+@task
+def oops(:
+    pass
