@@ -1,0 +1,123 @@
+/* py_http.c — HTTP checks for tasks (libcurl multi, GIL released).
+ *
+ *   _fabc.http_check_many(urls, expect=0, timeout=10.0, insecure=False)
+ *       -> list, one item per url: (status, body bytes, headers text,
+ *          elapsed) or the exception object for that url
+ *
+ * fabc/http.py builds get() and check_many() with Response objects on it.
+ */
+#include "py_module.h"
+
+#include <string.h>
+
+#include "rest.h"
+
+/* The exception fabc_py_raise would raise for err, as an object. */
+static PyObject *exception_for(struct fabc_state *st,
+                               const struct fabc_err *err)
+{
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
+
+    fabc_py_raise(st, err);
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value && tb)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
+static PyObject *py_http_check_many(PyObject *self, PyObject *args,
+                                    PyObject *kw)
+{
+    static char *kwlist[] = {"urls", "expect", "timeout", "insecure", NULL};
+    struct fabc_state *st = fabc_py_state(self);
+    PyObject *urls, *seq = NULL, *list = NULL, *ret = NULL;
+    struct fabc_rest_check *items = NULL;
+    long expect = 0;
+    double timeout = 10.0;
+    int insecure = 0, rc;
+    struct fabc_err err;
+    Py_ssize_t n = 0;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|ldp:http_check_many",
+                                     kwlist, &urls, &expect, &timeout,
+                                     &insecure))
+        return NULL;
+    seq = PySequence_Fast(urls, "http_check_many: urls must be a sequence");
+    if (!seq)
+        goto out;
+    n = PySequence_Fast_GET_SIZE(seq);
+    items = fabc_calloc((size_t)n + 1, sizeof(*items));
+    if (!items) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *u = PySequence_Fast_GET_ITEM(seq, i);
+
+        if (!PyUnicode_Check(u)) {
+            PyErr_SetString(PyExc_TypeError,
+                            "http_check_many: every url must be a str");
+            goto out;
+        }
+        /* borrowed from the str, which `seq` keeps alive */
+        items[i].url = PyUnicode_AsUTF8(u);
+        if (!items[i].url)
+            goto out;
+    }
+    fabc_err_clear(&err);
+    Py_BEGIN_ALLOW_THREADS
+    rc = fabc_rest_check_many(items, (size_t)n, expect,
+                              (long)(timeout * 1000.0), insecure, &err);
+    Py_END_ALLOW_THREADS
+    if (fabc_py_check_signals() < 0)
+        goto out;
+    if (rc < 0) {
+        fabc_py_raise(st, &err);
+        goto out;
+    }
+    list = PyList_New(n);
+    if (!list)
+        goto out;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        struct fabc_rest_check *it = &items[i];
+        PyObject *v;
+
+        if (it->err.code != FABC_E_OK)
+            v = exception_for(st, &it->err);
+        else
+            v = Py_BuildValue("(ly#s#d)", it->status,
+                              it->body.data ? it->body.data : "",
+                              (Py_ssize_t)it->body.len,
+                              it->headers.data ? it->headers.data : "",
+                              (Py_ssize_t)it->headers.len, it->elapsed);
+        if (!v)
+            goto out;
+        PyList_SET_ITEM(list, i, v);
+    }
+    ret = list;
+    list = NULL;
+out:
+    if (items)
+        fabc_rest_check_free(items, (size_t)n);
+    fabc_free(items);
+    Py_XDECREF(seq);
+    Py_XDECREF(list);
+    return ret;
+}
+
+static PyMethodDef http_functions[] = {
+    {"http_check_many", (PyCFunction)(void (*)(void))py_http_check_many,
+     METH_VARARGS | METH_KEYWORDS,
+     "http_check_many(urls, expect=0, timeout=10.0, insecure=False) -> "
+     "list\n\nGET every url concurrently; each item is (status, body, "
+     "headers, elapsed) or the exception for that url."},
+    {NULL, NULL, 0, NULL}};
+
+int fabc_py_http_exec(PyObject *m, struct fabc_state *st)
+{
+    (void)st;
+    return PyModule_AddFunctions(m, http_functions);
+}
