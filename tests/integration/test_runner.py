@@ -191,8 +191,12 @@ def test_execute_returns_values_and_exceptions():
     r, rep = report("fan:h2")
     assert r.returncode == 0, r.stderr
     res = rep["tasks"][0]["hosts"][0]["result"]
-    assert res["h1"] == "ok" and res["h3"] == "ok"
-    assert res["h2"].startswith("TaskError: host h2 is bad")
+    # serial: fail-fast at h2, as on the command line; h3 never ran
+    assert res == {"h1": "ok", "h2": "TaskError: host h2 is bad"}
+    r, rep = report("fan:h2", "-P")
+    res = rep["tasks"][0]["hosts"][0]["result"]
+    assert res == {"h1": "ok", "h2": "TaskError: host h2 is bad",
+                   "h3": "ok"}
 
 
 def test_execute_by_dotted_name():
@@ -209,9 +213,11 @@ def test_warn_and_with_settings():
 
 def test_warn_only_flag():
     r = run("deploy.sh:exit 4")
-    assert r.returncode == 0                    # capture=True, rc printed
-    r = run("-w", "chatter:1")
-    assert r.returncode == 0
+    assert r.returncode == 1
+    assert "CommandError" in r.stderr and "exit status 4" in r.stderr
+    r = run("-w", "deploy.sh:exit 4")
+    assert r.returncode == 0, r.stderr
+    assert "Warning:" in r.stderr and "RC=4" in r.stdout
 
 
 # ---- host lists ---------------------------------------------------------------
@@ -296,15 +302,16 @@ def test_runs_once():
 # ---- local() ----------------------------------------------------------------------
 
 def test_local_captures_streams_and_status():
-    r, rep = report("deploy.sh:echo out; echo err >&2; exit 7")
-    assert r.returncode == 0
+    r, rep = report("-w", "deploy.sh:echo out; echo err >&2; exit 7")
+    assert r.returncode == 0, r.stderr
     assert rep["tasks"][0]["hosts"][0]["result"] == {
         "rc": 7, "out": "out", "err": "err"}
 
 
-def test_local_failure_raises_command_error():
-    r = run("chatter:1", "deploy.sh:true", "--set", "ok_ret_codes=x")
-    assert r.returncode == 0
+def test_local_failure_and_command_without_hosts():
+    r = run("deploy.sh:kill -9 $$")
+    assert r.returncode == 1
+    assert "killed by signal 9" in r.stderr
     r = run("--", "true")
     assert r.returncode == 2 and "no hosts" in r.stderr
 
