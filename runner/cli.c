@@ -543,7 +543,7 @@ int fabc_cli_parse(int argc, char **argv, struct fabc_cli *cli,
         case OPT_ACCEPT_NEW: cli->accept_new_hosts = 1; break;
         case OPT_SET:
             r = fabc_cli_split_args(optarg, 1, &sargs, &nsargs, err);
-            if (r == 0) {
+            if (r == 0 && nsargs > 0) {
                 struct fabc_arg *g = fabc_realloc(
                     cli->set, (cli->nset + nsargs) * sizeof(*g));
                 if (!g) {

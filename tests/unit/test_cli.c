@@ -185,6 +185,11 @@ static void test_options(void **unused)
     assert_int_equal(cli.nspecs, 0);
     fabc_cli_free(&cli);
 
+    /* regression (found by fuzz_cli): an empty --set value */
+    assert_int_equal(parse_argv(&cli, &err, "--set", "", "t", NULL), 0);
+    assert_int_equal(cli.nset, 0);
+    fabc_cli_free(&cli);
+
     assert_int_equal(parse_argv(&cli, &err, "--hosts=a", "-Hb", "-Pwq",
                                 "--json", "-", NULL), 0);
     assert_int_equal(cli.hosts.n, 2);

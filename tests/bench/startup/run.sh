@@ -10,7 +10,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/tasks"
 cat > "$work/tasks/__init__.py" <<'PY'
-from fabc import task, run, env
+from fabc import task, env
 @task
 def update(env_name, tag):
     """The update procedure."""
