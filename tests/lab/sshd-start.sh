@@ -51,6 +51,8 @@ cat id_ed25519.pub id_rsa.pub id_ecdsa.pub id_enc.pub > authorized_keys
 chmod 644 authorized_keys
 if [ ! -f home/.profile ]; then
     cp -a /etc/skel/. home/ 2>/dev/null || true
+    # bash -l runs .bash_logout (clear_console) at exit: not on test hosts
+    rm -f home/.bash_logout
 fi
 
 addr_of() {
