@@ -63,11 +63,14 @@ def find_package(path):
 
 
 def _import_file(modname, filename, pkgdir=None):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
+    # The frozen bootstrap modules are loaded already; importlib.util
+    # would import contextlib and more for the same two functions.
+    from importlib._bootstrap import module_from_spec
+    from importlib._bootstrap_external import spec_from_file_location
+    spec = spec_from_file_location(
         modname, filename,
         submodule_search_locations=[pkgdir] if pkgdir else None)
-    mod = importlib.util.module_from_spec(spec)
+    mod = module_from_spec(spec)
     sys.modules[modname] = mod
     try:
         spec.loader.exec_module(mod)

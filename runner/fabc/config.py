@@ -5,8 +5,6 @@
     config.env("staging")       # stacks.common deep-merged with
                                 # stacks.staging, --set overrides on top
 """
-import copy
-
 import _fabc
 
 
@@ -18,8 +16,17 @@ def deep_merge(base, over):
         if isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = deep_merge(out[k], v)
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = _copy(v)
     return out
+
+
+def _copy(v):
+    """Deep copy of plain YAML data (dict, list, scalars)."""
+    if isinstance(v, dict):
+        return {k: _copy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_copy(x) for x in v]
+    return v
 
 
 class Config(dict):

@@ -1,50 +1,73 @@
 """Context managers: cd, lcd, path, prefix, settings, hide, show,
-shell_env, warn_only, quiet — Fabric 1 semantics, per thread."""
-import contextlib
+shell_env, warn_only, quiet — Fabric 1 semantics, per thread.
+
+Plain classes rather than contextlib: importing contextlib (and the
+collections it pulls in) costs start-up time every run."""
 import os
 
 from . import state
 from .state import env
 
 
-@contextlib.contextmanager
-def settings(*managers, **overrides):
-    """Apply env overrides (and nest other context managers) for the
-    duration of the block, in this thread only."""
-    with contextlib.ExitStack() as stack:
-        for m in managers:
-            stack.enter_context(m)
-        layer = state.push(env_over=overrides)
+class settings(object):
+    """settings(*managers, **env_overrides): enter the given context
+    managers, then apply env overrides for the block, in this thread."""
+
+    def __init__(self, *managers, **overrides):
+        self._managers = managers
+        self._env = overrides
+        self._output = None
+        self._entered = []
+        self._layer = None
+
+    def __enter__(self):
+        self._entered = []
         try:
-            yield
-        finally:
-            state.pop(layer)
+            for m in self._managers:
+                m.__enter__()
+                self._entered.append(m)
+            self._layer = state.push(
+                env_over=self._env if self._env or not self._output
+                else None,
+                output_over=self._output)
+        except BaseException:
+            self._unwind(None, None, None)
+            raise
+        return self
+
+    def _unwind(self, et, ev, tb):
+        suppressed = False
+        while self._entered:
+            m = self._entered.pop()
+            if m.__exit__(et, ev, tb):
+                et = ev = tb = None
+                suppressed = True
+        return suppressed
+
+    def __exit__(self, et, ev, tb):
+        if self._layer is not None:
+            state.pop(self._layer)
+            self._layer = None
+        return self._unwind(et, ev, tb)
 
 
 def _levels(names, value):
-    levels = state.expand_levels(names)
-    return {lvl: value for lvl in levels}
+    return {lvl: value for lvl in state.expand_levels(names)}
 
 
-@contextlib.contextmanager
 def hide(*levels):
     """Hide output levels (status, running, stdout, stderr, warnings,
     user, aborts, debug; aliases output, everything, commands)."""
-    layer = state.push(output_over=_levels(levels, False))
-    try:
-        yield
-    finally:
-        state.pop(layer)
+    s = settings()
+    s._output = _levels(levels, False)
+    return s
 
 
-@contextlib.contextmanager
 def show(*levels):
     """Show output levels (see hide)."""
-    layer = state.push(output_over=_levels(levels, True))
-    try:
-        yield
-    finally:
-        state.pop(layer)
+    s = settings()
+    s._output = _levels(levels, True)
+    return s
 
 
 def _join(base, path):
@@ -53,48 +76,40 @@ def _join(base, path):
     return base.rstrip("/") + "/" + path
 
 
-@contextlib.contextmanager
 def cd(path):
     """Run remote commands in `path` (relative paths nest)."""
-    with settings(cwd=_join(env.get("cwd", ""), path)):
-        yield
+    return settings(cwd=_join(env.get("cwd", ""), path))
 
 
-@contextlib.contextmanager
 def lcd(path):
     """Run local commands in `path` (relative paths nest)."""
     base = env.get("lcwd", "") or ""
-    new = path if os.path.isabs(path) or path.startswith("~") \
-        else os.path.join(base, path) if base else path
-    with settings(lcwd=new):
-        yield
+    if os.path.isabs(path) or path.startswith("~") or not base:
+        new = path
+    else:
+        new = os.path.join(base, path)
+    return settings(lcwd=new)
 
 
-@contextlib.contextmanager
 def path(dir, behavior="append"):
     """Change $PATH for commands: behavior append, prepend or replace."""
     if behavior not in ("append", "prepend", "replace"):
         raise ValueError("path(): behavior must be append, prepend or "
                          "replace, not %r" % (behavior,))
-    with settings(path=dir, path_behavior=behavior):
-        yield
+    return settings(path=dir, path_behavior=behavior)
 
 
-@contextlib.contextmanager
 def prefix(command):
     """Run `command &&` before every command in the block."""
-    with settings(command_prefixes=list(env.get("command_prefixes", []))
-                  + [command]):
-        yield
+    return settings(command_prefixes=list(env.get("command_prefixes", []))
+                    + [command])
 
 
-@contextlib.contextmanager
 def shell_env(**kw):
     """Export environment variables to commands in the block."""
     merged = dict(env.get("shell_env", {}))
     merged.update(kw)
-    with settings(shell_env=merged):
-        yield
+    return settings(shell_env=merged)
 
 
 def warn_only():

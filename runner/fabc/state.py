@@ -9,11 +9,13 @@ per-host context the runner sets up) before the global dict. Assigning
 which is what a Fabric 1 task that sets ``env.roledefs`` expects.
 """
 import os
-import threading
+from _thread import _local
 
 import _fabc
 
-_tls = threading.local()
+# _thread._local, not threading.local: importing threading costs start-up
+# time that `fabc --list` need not pay.
+_tls = _local()
 
 
 def _stack():

@@ -5,8 +5,8 @@ up to pool_size hosts at once in Python threads (the primitives release
 the GIL while they wait). Each host runs with its own env layer
 (host_string, host, user, port) in its thread.
 """
-import threading
 import time
+from _thread import allocate_lock
 
 import _fabc
 from . import state
@@ -118,7 +118,7 @@ def _wraps(wrapper, f):
 def runs_once(func):
     """Run the task only once per run (the first result is reused)."""
     f = _func_of(func)
-    lock = threading.Lock()
+    lock = allocate_lock()
     box = []
 
     def once(*args, **kwargs):
@@ -320,6 +320,7 @@ def run_task(task_obj, name, args, kwargs, hosts):
 
 
 def _run_parallel(f, name, hosts, args, kwargs, pool):
+    import threading
     results = [None] * len(hosts)
     sem = threading.Semaphore(max(1, pool))
     stack = state.inherit()
