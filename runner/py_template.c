@@ -83,6 +83,8 @@ static void capsule_destructor(PyObject *cap)
 typedef struct {
     PyObject_HEAD
     PyObject *hint; /* str: the message an error would show */
+    int soft;       /* 1: lenient even in strict mode (Jinja2's
+                       cond_expr_undefined) */
 } UndefinedObject;
 
 typedef struct {
@@ -373,7 +375,7 @@ static PyObject *undef_missing_attr(struct render *r, PyObject *obj,
     if (PyUnicode_Check(name))
         hint = PyUnicode_FromFormat("%R has no attribute %R", tr, name);
     else
-        hint = PyUnicode_FromFormat("%R has no element %R", tr, name);
+        hint = PyUnicode_FromFormat("%U has no element %R", tr, name);
     Py_DECREF(tr);
     return mk_undef(r, hint);
 }
@@ -492,7 +494,7 @@ static PyObject *cst(struct render *r, const struct fabc_tpl_node *n)
 static int strict_check(struct render *r, const struct fabc_tpl_node *n,
                         PyObject *v)
 {
-    if (!r->lenient && is_undef(r, v)) {
+    if (!r->lenient && is_undef(r, v) && !((UndefinedObject *)v)->soft) {
         undef_fail(r, n, v);
         return -1;
     }
@@ -918,6 +920,8 @@ static PyObject *map_attr(struct render *r, PyObject *v, PyObject *attribute,
         PyObject *x = PyList_GET_ITEM(l, i), *y;
 
         y = attribute ? get_path(r, x, attribute) : Py_NewRef(x);
+        if (y && strict_check(r, NULL, y) < 0)
+            Py_CLEAR(y);
         if (!y)
             goto fail;
         if (ignore_case && PyUnicode_Check(y)) {
@@ -1038,6 +1042,8 @@ static PyObject *sort_key(struct render *r, PyObject *x, PyObject *attribute,
 {
     PyObject *y = attribute ? get_path(r, x, attribute) : Py_NewRef(x);
 
+    if (y && strict_check(r, NULL, y) < 0)
+        Py_CLEAR(y);
     if (y && ignore_case && PyUnicode_Check(y)) {
         PyObject *z = call_method0(y, "lower");
 
@@ -2583,7 +2589,8 @@ static PyObject *eval_filter_chain(struct render *r,
     else
         base = input ? Py_NewRef(input) : NULL;
     if (!base)
-        return input ? NULL : terr(r, n, "filter without a value");
+        return n->kids[0] || input ? NULL
+                                   : terr(r, n, "filter without a value");
     if (eval_args(r, n, 1, &a) < 0) {
         Py_DECREF(base);
         return NULL;
@@ -2767,10 +2774,11 @@ static PyObject *loop_attr(struct render *r, const struct fabc_tpl_node *n)
         return PyBool_FromLong(lp->i == lp->n - 1);
     if (!strcmp(a, "length"))
         return PyLong_FromSsize_t(lp->n);
+    /* depth counts recursive loop calls, which fabc does not have */
     if (!strcmp(a, "depth"))
-        return PyLong_FromLong(lp->depth);
+        return PyLong_FromLong(1);
     if (!strcmp(a, "depth0"))
-        return PyLong_FromLong(lp->depth - 1);
+        return PyLong_FromLong(0);
     if (!strcmp(a, "previtem")) {
         if (lp->i > 0)
             return Py_NewRef(PyList_GET_ITEM(lp->items, lp->i - 1));
@@ -2988,9 +2996,13 @@ static PyObject *eval_inner(struct render *r, const struct fabc_tpl_node *n)
             return eval(r, n->kids[0]);
         if (n->kids[2])
             return eval(r, n->kids[2]);
-        return mk_undef(r, PyUnicode_FromString(
-                               "the inline if-expression on line evaluated "
-                               "to false and no else section was defined."));
+        v = mk_undef(r, PyUnicode_FromFormat(
+                            "the inline if-expression on line %d evaluated "
+                            "to false and no else section was defined.",
+                            n->line));
+        if (v)
+            ((UndefinedObject *)v)->soft = 1;
+        return v;
     case FABC_TPL_CONCAT:
         return concat(r, n);
     case FABC_TPL_FILTER:
@@ -3015,6 +3027,8 @@ static PyObject *eval(struct render *r, const struct fabc_tpl_node *n)
     }
     v = eval_inner(r, n);
     r->depth--;
+    if (!v && r->err.code == FABC_E_TEMPLATE && r->err.line == 0)
+        r->err.line = n->line;
     if (!v && r->err.code == FABC_E_OK && !r->pyline) {
         r->pyline = n->line;
         snprintf(r->pyname, sizeof(r->pyname), "%s", r->ct->tpl->name);
@@ -3050,8 +3064,16 @@ static int assign(struct render *r, const struct fabc_tpl_node *target,
         if (strict_check(r, target, v) < 0)
             return -1;
         seq = PySequence_Tuple(v);
-        if (!seq)
+        if (!seq) {
+            if (PyErr_ExceptionMatches(PyExc_TypeError) &&
+                !PyObject_HasAttrString(v, "__iter__")) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_TypeError,
+                             "cannot unpack non-iterable %s object",
+                             _PyType_Name(Py_TYPE(v)));
+            }
             return -1;
+        }
         if (PyTuple_GET_SIZE(seq) != (Py_ssize_t)target->nkids) {
             if (PyTuple_GET_SIZE(seq) < (Py_ssize_t)target->nkids)
                 PyErr_Format(PyExc_ValueError,

@@ -254,8 +254,8 @@ static int lex_string(struct lexer *lx)
         char c;
 
         if (p >= lx->len) {
-            syntax_err(lx->t, lx->err, line, "unexpected char '%c' at %zu",
-                       q, lx->pos);
+            syntax_err(lx->t, lx->err, line, "unexpected char %s at %zu",
+                       q == '\'' ? "\"'\"" : "'\"'", lx->pos);
             goto out;
         }
         c = s[p];
@@ -275,8 +275,8 @@ static int lex_string(struct lexer *lx)
         }
         /* backslash escape, decoded like Python's unicode-escape */
         if (p + 1 >= lx->len) {
-            syntax_err(lx->t, lx->err, line, "unexpected char '%c' at %zu",
-                       q, lx->pos);
+            syntax_err(lx->t, lx->err, line, "unexpected char %s at %zu",
+                       q == '\'' ? "\"'\"" : "'\"'", lx->pos);
             goto out;
         }
         c = s[p + 1];
@@ -503,6 +503,7 @@ static int lex_tag(struct lexer *lx, int is_block, int *strip_next)
     const char *s = lx->src;
     size_t n = lx->len;
     char close = is_block ? '%' : '}';
+    char stack[256]; /* expected closing brackets */
     int balance = 0;
     int start_line = lx->line;
 
@@ -578,12 +579,19 @@ static int lex_tag(struct lexer *lx, int is_block, int *strip_next)
             } else if (c && strchr(one, c)) {
                 op = OPC(c, 0);
                 lx->pos = p + 1;
-                if (c == '(' || c == '[' || c == '{')
-                    balance++;
-                else if ((c == ')' || c == ']' || c == '}')) {
+                if (c == '(' || c == '[' || c == '{') {
+                    if (balance == (int)sizeof(stack))
+                        return syntax_err(lx->t, lx->err, lx->line,
+                                          "brackets nested too deeply");
+                    stack[balance++] = c == '(' ? ')' : c == '[' ? ']' : '}';
+                } else if ((c == ')' || c == ']' || c == '}')) {
                     if (!balance)
                         return syntax_err(lx->t, lx->err, lx->line,
                                           "unexpected '%c'", c);
+                    if (stack[balance - 1] != c)
+                        return syntax_err(lx->t, lx->err, lx->line,
+                                          "unexpected '%c', expected '%c'",
+                                          c, stack[balance - 1]);
                     balance--;
                 }
             } else {
@@ -1508,7 +1516,8 @@ static struct fabc_tpl_node *parse_postfix(struct parser *ps,
                 node = k ? mk2(ps, FABC_TPL_GETITEM, tk->line, node, k) : NULL;
                 advance(ps);
             } else {
-                fail_tok(ps, "name or number");
+                syntax_err(ps->t, ps->err, a->line,
+                           "expected name or number");
                 return NULL;
             }
         } else if (is_op(tk, OPC('[', 0))) {
