@@ -1683,6 +1683,9 @@ static int exec_step(struct sess *s, struct fabc_ssh_job *j)
                 snprintf(j->exit_signal, sizeof(j->exit_signal), "%.*s",
                          (int)siglen, sig);
                 libssh2_free(s->s, sig);
+                /* SSH sends exit-signal instead of exit-status */
+                if (j->exit_signal[0])
+                    j->exit_status = -1;
             }
             j->state = J_FREE;
             break;
