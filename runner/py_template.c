@@ -2571,6 +2571,15 @@ static int apply_test(struct render *r, const struct fabc_tpl_node *n,
     if (tests[id].fn != t_defined && tests[id].fn != t_undefined &&
         strict_check(r, n, v) < 0)
         return -1;
+    /* arithmetic and ordering fail on Undefined in every mode */
+    if (is_undef(r, v) &&
+        (tests[id].fn == t_odd || tests[id].fn == t_even ||
+         tests[id].fn == t_divisibleby || tests[id].fn == t_lt ||
+         tests[id].fn == t_le || tests[id].fn == t_gt ||
+         tests[id].fn == t_ge)) {
+        undef_fail(r, n, v);
+        return -1;
+    }
     return tests[id].fn(r, n, v, a);
 }
 
@@ -3149,6 +3158,9 @@ static int exec_for(struct render *r, const struct fabc_tpl_node *n)
     lp.n = PyList_GET_SIZE(items);
     r->loop = &lp;
     for (lp.i = 0; lp.i < lp.n; lp.i++) {
+        /* every iteration starts with a fresh scope, as in Jinja2 */
+        if (lp.i > 0)
+            PyDict_Clear(fr.vars);
         if (assign(r, target, PyList_GET_ITEM(items, lp.i)) < 0)
             goto restore;
         if (exec_body(r, n->kids[2]) < 0)
@@ -3270,8 +3282,18 @@ static PyObject *call_macro(struct render *r, const struct fabc_tpl_node *n,
     if (PyDict_SetItemString(fr.vars, "varargs", varargs) < 0 ||
         PyDict_SetItemString(fr.vars, "kwargs", kwargs) < 0)
         goto out;
-    if (caller && PyDict_SetItemString(fr.vars, "caller", caller) < 0)
-        goto out;
+    if (caller) {
+        if (PyDict_SetItemString(fr.vars, "caller", caller) < 0)
+            goto out;
+    } else if (mn->op & 4) {
+        PyObject *u = mk_undef(r, PyUnicode_FromString("No caller defined"));
+
+        if (!u || PyDict_SetItemString(fr.vars, "caller", u) < 0) {
+            Py_XDECREF(u);
+            goto out;
+        }
+        Py_DECREF(u);
+    }
     if (exec_body(r, mn->kids[0]) < 0)
         goto out;
     rv = capture(r, start);
@@ -3590,6 +3612,8 @@ static int walk(struct cwalk *w, struct fabc_tpl_node *n)
             w->macro->op |= 1;
         if (w->macro && !strcmp(n->str, "kwargs"))
             w->macro->op |= 2;
+        if (w->macro && !strcmp(n->str, "caller"))
+            w->macro->op |= 4;
         /* fall through */
     case FABC_TPL_LOOPATTR:
     case FABC_TPL_GETATTR:

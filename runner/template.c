@@ -458,6 +458,9 @@ static int lex_number(struct lexer *lx)
     }
     d = scan_digits(s, p, n, 10);
     p += d;
+    /* as Jinja2's (?<!\.) : `a.0.1` is two subscripts, not a float */
+    if (start > 0 && s[start - 1] == '.')
+        goto done;
     if (p + 1 < n && s[p] == '.' && s[p + 1] >= '0' && s[p + 1] <= '9') {
         p++;
         p += scan_digits(s, p, n, 10);
