@@ -81,6 +81,28 @@ daemon() { # daemon NAME CMD...: own session, clean env, logs, pid file
     echo $! > "$OS/pids/$name.pid"
 }
 manage() { $CLEAN_ENV "$@" >> "$OS/logs/manage.log" 2>&1; }
+# stale NAME PATTERN SIGNAL CONF: a running service whose config changed
+# since it started is stopped (by its PID) so it starts again below
+stale() {
+    local sum pid
+    sum=$(md5sum < "$4" | cut -c1-32)
+    if running "$1" "$2" &&
+        [ "$(cat "$OS/pids/$1.conf-md5" 2>/dev/null)" != "$sum" ]; then
+        pid=$(tr -dc 0-9 < "$OS/pids/$1.pid")
+        say "$1: config changed, restarting (pid $pid)"
+        kill -s "$3" "$pid" 2>/dev/null
+        for i in $(seq 1 100); do
+            running "$1" "$2" || break
+            sleep 0.1
+        done
+        running "$1" "$2" && kill -KILL "$pid" 2>/dev/null
+        for i in $(seq 1 50); do
+            port_open "$5" || break
+            sleep 0.1
+        done
+    fi
+    echo "$sum" > "$OS/pids/$1.conf-md5"
+}
 
 # ------------------------------------------------------------- packages
 PKGS=$(grep -v '^#' "$HERE/openstack-packages.txt" | tr '\n' ' ')
@@ -123,6 +145,8 @@ project_name = service
 username = $1
 password = $SVC_PASS
 region_name = RegionOne
+# validate every token with Keystone: a revoked token fails at once
+token_cache_time = -1
 EOT
 }
 
@@ -312,6 +336,7 @@ start_heat() {
             || { say "heat db_sync failed (logs/manage.log)"; return 1; }
         echo "$v" > "$OS/data/heat.synced"
     fi
+    stale heat-all heat-all INT "$OS/etc/heat/heat.conf" 8004
     if ! running heat-all heat-all; then
         need_free 8004
         daemon heat-all heat-all --config-file "$OS/etc/heat/heat.conf"
@@ -325,6 +350,7 @@ start_glance() {
             db_sync || { say "glance db_sync failed (logs/manage.log)"; return 1; }
         echo "$v" > "$OS/data/glance.synced"
     fi
+    stale glance-api glance-api TERM "$OS/etc/glance/glance-api.conf" 9292
     if ! running glance-api glance-api; then
         need_free 9292
         daemon glance-api glance-api \

@@ -1,0 +1,137 @@
+"""Keystone through fabc against the real lab: OS_* and clouds.yaml
+sources, wrong password, a token revoked mid-run, --debug redaction, and
+heat-api stopped during a wait."""
+import os
+import signal
+import subprocess
+import time
+
+
+def ok(p):
+    assert p.returncode == 0, "exit %d\nstdout:\n%s\nstderr:\n%s" % (
+        p.returncode, p.stdout, p.stderr)
+
+
+def test_connect_from_os_variables(run_cloud):
+    p, res = run_cloud("connect_only")
+    ok(p)
+    assert res == [{"project": "demo"}]
+
+
+def test_connect_from_clouds_yaml(run_cloud, cloud_lab, tmp_path):
+    env = {k: "" for k in cloud_lab.env}          # no OS_* credentials
+    env.update(OS_CLIENT_CONFIG_FILE=cloud_lab.clouds_yaml,
+               OS_CLOUD="fabc-lab")
+    p, res = run_cloud("connect_only", env=env, cwd=str(tmp_path))
+    ok(p)
+    assert res == [{"project": "demo"}]
+
+
+def test_clouds_yaml_in_cwd_with_secure_yaml(run_cloud, cloud_lab,
+                                             tmp_path):
+    # password only in secure.yaml, as openstacksdk allows
+    e = cloud_lab.env
+    (tmp_path / "clouds.yaml").write_text(
+        "clouds:\n  mine:\n    auth:\n      auth_url: %s\n"
+        "      username: demo\n      project_name: demo\n"
+        "      user_domain_name: Default\n      project_domain_name: "
+        "Default\n    region_name: RegionOne\n" % e["OS_AUTH_URL"])
+    (tmp_path / "secure.yaml").write_text(
+        "clouds:\n  mine:\n    auth:\n      password: %s\n"
+        % e["OS_PASSWORD"])
+    env = {k: "" for k in e}
+    env.update(OS_CLOUD="mine", HOME=str(tmp_path))
+    p, res = run_cloud("connect_only", env=env, cwd=str(tmp_path))
+    ok(p)
+    assert res == [{"project": "demo"}]
+
+
+def test_unknown_cloud_is_a_config_error(run_cloud, cloud_lab, tmp_path):
+    env = {k: "" for k in cloud_lab.env}
+    env.update(OS_CLIENT_CONFIG_FILE=cloud_lab.clouds_yaml,
+               OS_CLOUD="no-such-cloud")
+    p, _ = run_cloud("connect_only", env=env, cwd=str(tmp_path))
+    assert p.returncode == 1
+    assert "no cloud named 'no-such-cloud'" in p.stdout + p.stderr
+
+
+def test_wrong_password_is_auth_error_without_the_password(run_cloud):
+    secret = "Wr0ngPassw0rd-9f3a"
+    p, _ = run_cloud("connect_only", env={"OS_PASSWORD": secret})
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    assert "AuthError" in out or "authentication failed" in out
+    assert "'demo'" in out and "401" in out
+    assert secret not in out
+
+
+def test_wrong_password_with_debug_redacts(run_cloud):
+    secret = "Wr0ngPassw0rd-77b1"
+    p, _ = run_cloud("connect_only", "--debug",
+                     env={"OS_PASSWORD": secret})
+    out = p.stdout + p.stderr
+    assert p.returncode == 1
+    assert "POST http://127.0.0.1:5000/v3/auth/tokens" in out
+    assert '"password":"***"' in out
+    assert secret not in out
+
+
+def test_debug_log_redacts_tokens(run_cloud, unique):
+    p, _ = run_cloud("preview:" + unique("dbg"), "--debug")
+    ok(p)
+    out = p.stdout + p.stderr
+    assert "X-Auth-Token: ***" in out
+    assert "X-Subject-Token: ***" in out
+    assert "DemoPass1" not in out
+    # a fernet token is long base64url text starting with gAAAA
+    assert "gAAAA" not in out
+
+
+def test_token_revoked_mid_run_reauthenticates(run_cloud, unique):
+    p, res = run_cloud("revoke:" + unique("revoke"))
+    ok(p)
+    r = res[0]
+    assert r["revoked_status"] == 204
+    assert r["old_valid"] is False
+    assert r["found"] is True and r["renewed"] is True
+
+
+def test_heat_api_stopped_during_wait(cloud_lab, cloud_env, unique):
+    """heat-all is frozen (SIGSTOP) while fabc waits: fabc must end with a
+    clear error within its timeout, not hang."""
+    from conftest import fabc_cmd
+    from fixtures_cloud import CLOUD_PKG
+    name = unique("down")
+    pid = cloud_lab.heat_pid()
+    cmd = fabc_cmd("-f", CLOUD_PKG, "slow_create:%s,12" % name)
+    proc = subprocess.Popen(cmd, env=cloud_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    stopped = False
+    try:
+        # wait until the create is accepted and the wait has begun
+        deadline = time.monotonic() + 30
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "CREATE_IN_PROGRESS" in line or not line:
+                break
+        assert any("CREATE_IN_PROGRESS" in x for x in lines), lines
+        os.kill(pid, signal.SIGSTOP)
+        stopped = True
+        t0 = time.monotonic()
+        out, _ = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - t0
+    finally:
+        if stopped:
+            os.kill(pid, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = "".join(lines) + out
+    assert proc.returncode == 1, text
+    assert elapsed < 20, elapsed
+    assert "timed out" in text and name in text
+    # Heat recovers; clean up the stack
+    subprocess.run(fabc_cmd("-f", CLOUD_PKG, "cleanup:" + name),
+                   env=cloud_env, capture_output=True, timeout=180)
