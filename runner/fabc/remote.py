@@ -480,8 +480,10 @@ def _put_run(hosts, files, dirs, multi, remote_path, mode, use_sudo,
             if done[h]:
                 parts = []
                 for target, tmp, m in done[h]:
-                    parts.append("mv -f %s %s" % (sh_quote(tmp),
-                                                  sh_quote(target)))
+                    # owned by the sudo user, like a file it wrote
+                    parts.append("mv -f %s %s && chown \"$(id -u):$(id -g)"
+                                 "\" %s" % (sh_quote(tmp), sh_quote(target),
+                                             sh_quote(target)))
                     if m is not None:
                         parts.append("chmod %o %s" % (m, sh_quote(target)))
                 by_host[h] = " && ".join(parts)

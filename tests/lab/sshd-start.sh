@@ -17,7 +17,8 @@
 #   sshd.K.conf sshd.K.pid sshd.K.log
 #
 # Environment: SSH_LAB_HOSTS (16), SSH_LAB_PORT (2222), SSH_LAB_DIR,
-# SSH_LAB_FIRST (10, last octet of the first host).
+# SSH_LAB_FIRST (10, last octet of the first host), SSH_LAB_V6 (1: the
+# last instance also listens on [::1] when it has room).
 # When run as root it also creates the user `fabclab` (password LabPass1,
 # may sudo with its password) for the sudo/password tests.
 set -eu
@@ -82,12 +83,18 @@ while [ "$i" -lt "$n" ]; do
     echo "[$a]:$port $hostkey" >> known_hosts
     i=$(( i + 1 ))
 done
+ninst=$(( (n + 15) / 16 ))
+v6=0
+if [ "${SSH_LAB_V6:-0}" = 1 ] && [ $(( n % 16 )) -ne 0 ]; then
+    v6=1
+    echo "[::1]:$port $hostkey" >> known_hosts
+fi
 cp known_hosts known_hosts.hashed
 ssh-keygen -q -H -f known_hosts.hashed >/dev/null 2>&1
 rm -f known_hosts.hashed.old
 
 cat > ssh_config <<CFG
-Host 127.0.*
+Host 127.0.* ::1
     Port $port
     User root
     IdentityFile $dir/id_ed25519
@@ -97,7 +104,6 @@ Host 127.0.*
     LogLevel ERROR
 CFG
 
-ninst=$(( (n + 15) / 16 ))
 k=0
 while [ "$k" -lt "$ninst" ]; do
     conf=sshd.$k.conf
@@ -108,6 +114,9 @@ while [ "$k" -lt "$ninst" ]; do
             echo "ListenAddress $(addr_of $(( k * 16 + j ))):$port"
             j=$(( j + 1 ))
         done
+        if [ "$v6" = 1 ] && [ "$k" -eq $(( ninst - 1 )) ]; then
+            echo "ListenAddress [::1]:$port"
+        fi
         cat <<CFG
 HostKey $dir/ssh_host_ed25519_key
 PidFile $dir/sshd.$k.pid.sshd
@@ -132,7 +141,8 @@ Subsystem sftp internal-sftp
 CFG
     } > "$conf"
     chmod 644 "$conf"
-    "$sshd" -D -f "$dir/$conf" -E "$dir/sshd.$k.log" &
+    "$sshd" -D -f "$dir/$conf" -E "$dir/sshd.$k.log" \
+        </dev/null >/dev/null 2>&1 &
     echo $! > "sshd.$k.pid"
     k=$(( k + 1 ))
 done
