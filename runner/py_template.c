@@ -3177,6 +3177,8 @@ restore:
     r->loop = lp.parent;
     r->frame = fr.parent;
 out:
+    if (fr.vars)
+        PyDict_Clear(fr.vars); /* break macro closure cycles */
     Py_XDECREF(fr.vars);
     Py_XDECREF(items);
     Py_XDECREF(seq);
@@ -3306,6 +3308,7 @@ out:
     r->loop = saved_loop;
     Py_XDECREF(varargs);
     Py_XDECREF(kwargs);
+    PyDict_Clear(fr.vars); /* break macro closure cycles */
     Py_DECREF(fr.vars);
     return rv;
 }
@@ -3370,6 +3373,8 @@ static int exec_include(struct render *r, const struct fabc_tpl_node *n)
     r->ct = saved_ct;
     r->tplcap = saved_cap;
 out:
+    if (fr.vars)
+        PyDict_Clear(fr.vars); /* break macro closure cycles */
     Py_XDECREF(fr.vars);
     Py_XDECREF(cap);
     Py_XDECREF(path);
@@ -3501,6 +3506,7 @@ static int exec_node(struct render *r, const struct fabc_tpl_node *n)
             rc = exec_body(r, n->kids[0]);
             r->frame = fr.parent;
         }
+        PyDict_Clear(fr.vars); /* break macro closure cycles */
         Py_DECREF(fr.vars);
         return rc;
     }
@@ -3907,6 +3913,8 @@ static PyObject *render_cap(struct fabc_state *st, PyObject *cap,
     }
     rv = PyUnicode_DecodeUTF8(r.out.data, (Py_ssize_t)r.out.len, "strict");
 out:
+    if (root.vars)
+        PyDict_Clear(root.vars); /* break macro closure cycles */
     Py_XDECREF(root.vars);
     fabc_buf_free(&r.out);
     return rv;
