@@ -131,6 +131,8 @@ struct loader {
     size_t n_anchors, anchors_cap;
     int docs;
     struct fabc_ynode *root;
+    struct fabc_ynode **queue; /* collections to fill, FIFO */
+    size_t q_len, q_cap;
 };
 
 static int nomem(struct loader *ld)
@@ -805,39 +807,6 @@ static int resolve_scalar(struct loader *ld, struct fabc_ynode *nd)
     }
 }
 
-static int resolve_collection(struct loader *ld, struct fabc_ynode *nd)
-{
-    int want = nd->kind == K_SEQ ? R_SEQ : R_MAP;
-
-    nd->type = nd->kind == K_SEQ ? FABC_Y_SEQ : FABC_Y_MAP;
-    if (!nd->tag || nd->rtag == want)
-        return 0;
-    switch (nd->rtag) {
-    case R_SEQ:
-        return cerr(ld, nd->line, nd->column,
-                    "expected a sequence node, but found %s",
-                    kind_name(nd->kind));
-    case R_MAP:
-        return cerr(ld, nd->line, nd->column,
-                    "expected a mapping node, but found %s",
-                    kind_name(nd->kind));
-    case R_UNSUPPORTED:
-        return cerr(ld, nd->line, nd->column,
-                    "the tag '%.200s' is not supported by fabc", nd->tag);
-    case R_UNKNOWN:
-    case R_MERGE:
-    case R_VALUE:
-        return cerr(ld, nd->line, nd->column,
-                    "could not determine a constructor for the tag "
-                    "'%.200s'",
-                    nd->tag);
-    default:
-        return cerr(ld, nd->line, nd->column,
-                    "expected a scalar node, but found %s",
-                    kind_name(nd->kind));
-    }
-}
-
 /* ------------------------------------------------------------------ */
 /* key equality as a Python dict sees it                               */
 
@@ -958,9 +927,163 @@ static int pv_push(struct pairvec *v, struct fabc_ynode *k,
     return 0;
 }
 
-static int flatten(struct loader *ld, struct fabc_ynode *nd, int depth);
+static int is_merge_key(const struct fabc_ynode *k)
+{
+    return k->kind == K_SCALAR && k->rtag == R_MERGE;
+}
 
-/* Fold `all` into nd->pairs: first position, last value per key. */
+/* SafeConstructor.flatten_mapping's checks, in its order: a merge value
+ * is a mapping or a sequence of mappings; `=` keys become strings. Done
+ * once per mapping (nd->flat: 0 new, 1 in progress, 2 done). */
+static int flatten_check(struct loader *ld, struct fabc_ynode *nd,
+                         int depth)
+{
+    if (nd->flat)
+        return 0;
+    if (depth > MAX_RECURSION)
+        return cerr(ld, nd->line, nd->column, "merge chain too deep");
+    nd->flat = 1;
+    for (size_t i = 0; i < nd->n_pairs; i++) {
+        struct fabc_ynode *k = nd->pairs[i].key, *v = nd->pairs[i].value;
+
+        if (!is_merge_key(k)) {
+            if (k->kind == K_SCALAR && k->rtag == R_VALUE)
+                k->rtag = R_STR;
+            continue;
+        }
+        if (v->kind == K_MAP) {
+            if (flatten_check(ld, v, depth + 1) < 0)
+                return -1;
+        } else if (v->kind == K_SEQ) {
+            for (size_t j = 0; j < v->n_items; j++) {
+                struct fabc_ynode *sub = v->items[j];
+
+                if (sub->kind != K_MAP)
+                    return cerr(ld, sub->line, sub->column,
+                                "expected a mapping for merging, but found "
+                                "%s (while constructing a mapping that "
+                                "started at line %d, column %d)",
+                                kind_name(sub->kind), nd->line, nd->column);
+                if (flatten_check(ld, sub, depth + 1) < 0)
+                    return -1;
+            }
+        } else {
+            return cerr(ld, v->line, v->column,
+                        "expected a mapping or list of mappings for "
+                        "merging, but found %s (while constructing a "
+                        "mapping that started at line %d, column %d)",
+                        kind_name(v->kind), nd->line, nd->column);
+        }
+    }
+    nd->flat = 2;
+    return 0;
+}
+
+static int enqueue(struct loader *ld, struct fabc_ynode *nd)
+{
+    if (ld->q_len == ld->q_cap) {
+        size_t cap = ld->q_cap ? ld->q_cap * 2 : 32;
+        struct fabc_ynode **q = fabc_realloc(ld->queue, cap * sizeof(*q));
+
+        if (!q)
+            return nomem(ld);
+        ld->queue = q;
+        ld->q_cap = cap;
+    }
+    ld->queue[ld->q_len++] = nd;
+    return 0;
+}
+
+/* BaseConstructor.construct_object: a scalar gets its value now; a
+ * collection is created now and filled later, in FIFO order (PyYAML's
+ * state generators), so errors come in the order safe_load meets them. */
+static int construct_object(struct loader *ld, struct fabc_ynode *nd)
+{
+    if (nd->built)
+        return 0;
+    nd->built = 1;
+    if (nd->kind == K_SCALAR) {
+        if (nd->rtag == R_SEQ || nd->rtag == R_MAP)
+            return enqueue(ld, nd); /* fails when filled, as PyYAML */
+        if (nd->rtag == R_MERGE || nd->rtag == R_VALUE)
+            return cerr(ld, nd->line, nd->column,
+                        "could not determine a constructor for the tag "
+                        "'%s'",
+                        nd->tag ? nd->tag
+                        : nd->rtag == R_MERGE ? YTAG "merge"
+                                              : YTAG "value");
+        return resolve_scalar(ld, nd);
+    }
+    switch (nd->rtag) {
+    case 0:
+    case R_SEQ:
+    case R_MAP:
+        return enqueue(ld, nd);
+    case R_UNSUPPORTED:
+        return cerr(ld, nd->line, nd->column,
+                    "the tag '%.200s' is not supported by fabc", nd->tag);
+    case R_UNKNOWN:
+    case R_MERGE:
+    case R_VALUE:
+        return cerr(ld, nd->line, nd->column,
+                    "could not determine a constructor for the tag "
+                    "'%.200s'",
+                    nd->tag);
+    default:
+        return cerr(ld, nd->line, nd->column,
+                    "expected a scalar node, but found %s",
+                    kind_name(nd->kind));
+    }
+}
+
+/* Construct every key and value of nd's flattened pair list in PyYAML's
+ * order: merged mappings first (a merge sequence from its last mapping
+ * back), then nd's own pairs. A mapping walked once needs no second walk:
+ * everything in it is built. */
+static int walk(struct loader *ld, struct fabc_ynode *nd,
+                const struct fabc_ynode *owner, int depth)
+{
+    if (nd->walked)
+        return 0;
+    if (depth > MAX_RECURSION)
+        return cerr(ld, nd->line, nd->column, "merge chain too deep");
+    nd->walked = 1;
+    for (size_t i = 0; i < nd->n_pairs; i++) {
+        struct fabc_ynode *v = nd->pairs[i].value;
+
+        if (!is_merge_key(nd->pairs[i].key))
+            continue;
+        if (v->kind == K_MAP) {
+            if (walk(ld, v, owner, depth + 1) < 0)
+                return -1;
+        } else {
+            for (size_t j = v->n_items; j > 0; j--)
+                if (walk(ld, v->items[j - 1], owner, depth + 1) < 0)
+                    return -1;
+        }
+    }
+    for (size_t i = 0; i < nd->n_pairs; i++) {
+        struct fabc_ynode *k = nd->pairs[i].key;
+
+        if (is_merge_key(k))
+            continue;
+        if (construct_object(ld, k) < 0)
+            return -1;
+        if (k->kind != K_SCALAR)
+            return cerr(ld, k->line, k->column,
+                        "found unhashable key (while constructing a mapping"
+                        " that started at line %d, column %d)",
+                        owner->line, owner->column);
+        if (construct_object(ld, nd->pairs[i].value) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int fold(struct loader *ld, struct fabc_ynode *nd, int depth);
+
+/* Fold `all` into nd->pairs as a dict does: the first position and the
+ * last value of each key. */
 static int fold_pairs(struct loader *ld, struct fabc_ynode *nd,
                       const struct pairvec *all)
 {
@@ -974,142 +1097,116 @@ static int fold_pairs(struct loader *ld, struct fabc_ynode *nd,
         struct fabc_ynode *k = all->p[i].key;
         size_t j;
 
-        if (k->kind != K_SCALAR)
-            return cerr(ld, k->line, k->column,
-                        "found unhashable key (while constructing a mapping"
-                        " that started at line %d, column %d)",
-                        nd->line, nd->column);
         for (j = 0; j < n; j++)
             if (key_equal(out[j].key, k))
                 break;
-        if (j < n) {
+        if (j < n)
             out[j].value = all->p[i].value;
-        } else {
+        else
             out[n++] = all->p[i];
-        }
     }
     nd->pairs = out;
     nd->n_pairs = n;
     return 0;
 }
 
-static int merge_from(struct loader *ld, struct fabc_ynode *nd,
-                      struct fabc_ynode *src, struct pairvec *merged,
-                      int depth)
+static int merge_from(struct loader *ld, struct fabc_ynode *src,
+                      struct pairvec *merged, int depth)
 {
-    if (src->flat == 1) {
-        /* src is being flattened (it merges itself): like PyYAML, whose
+    if (src->folded == 1) {
+        /* src is being folded (it merges itself): like PyYAML, whose
          * recursive call sees src's pairs minus the merge keys, take
          * src's own pairs */
         for (size_t i = 0; i < src->n_pairs; i++) {
             struct fabc_ynode *k = src->pairs[i].key;
 
-            if (k->kind == K_SCALAR && k->rtag == R_MERGE)
+            if (is_merge_key(k))
                 continue;
             if (pv_push(merged, k, src->pairs[i].value) < 0)
                 return nomem(ld);
         }
         return 0;
     }
-    if (flatten(ld, src, depth + 1) < 0)
+    if (fold(ld, src, depth + 1) < 0)
         return -1;
     for (size_t i = 0; i < src->n_pairs; i++)
         if (pv_push(merged, src->pairs[i].key, src->pairs[i].value) < 0)
             return nomem(ld);
-    (void)nd;
     return 0;
 }
 
-static int flatten(struct loader *ld, struct fabc_ynode *nd, int depth)
+/* nd->pairs becomes the final key order: merged pairs, then its own, one
+ * per key (nd->folded: 0 raw, 1 in progress, 2 done). Runs after
+ * flatten_check and walk, so the merge structure is valid and every key
+ * has its value. */
+static int fold(struct loader *ld, struct fabc_ynode *nd, int depth)
 {
-    struct pairvec merged = {0}, own = {0};
+    struct pairvec merged = {0}, sub = {0};
     int rc = -1;
 
-    if (nd->flat != 0) /* done, or in progress (see merge_from) */
+    if (nd->folded)
         return 0;
     if (depth > MAX_RECURSION)
         return cerr(ld, nd->line, nd->column, "merge chain too deep");
-    nd->flat = 1;
+    nd->folded = 1;
     for (size_t i = 0; i < nd->n_pairs; i++) {
-        struct fabc_ynode *k = nd->pairs[i].key, *v = nd->pairs[i].value;
+        struct fabc_ynode *v = nd->pairs[i].value;
 
-        if (k->kind == K_SCALAR && k->rtag == R_MERGE) {
-            if (v->kind == K_MAP) {
-                if (merge_from(ld, nd, v, &merged, depth) < 0)
-                    goto out;
-            } else if (v->kind == K_SEQ) {
-                struct pairvec sub = {0};
-
-                for (size_t j = 0; j < v->n_items; j++) {
-                    struct fabc_ynode *s = v->items[j];
-
-                    if (s->kind != K_MAP) {
-                        cerr(ld, s->line, s->column,
-                             "expected a mapping for merging, but found %s"
-                             " (while constructing a mapping that started "
-                             "at line %d, column %d)",
-                             kind_name(s->kind), nd->line, nd->column);
-                        goto out;
-                    }
-                    if (flatten(ld, s, depth + 1) < 0)
-                        goto out;
-                }
-                /* later mappings first, so earlier ones win */
-                for (size_t j = v->n_items; j > 0; j--)
-                    if (merge_from(ld, nd, v->items[j - 1], &sub, depth)
-                        < 0) {
-                        fabc_free(sub.p);
-                        goto out;
-                    }
-                for (size_t j = 0; j < sub.n; j++)
-                    if (pv_push(&merged, sub.p[j].key, sub.p[j].value)
-                        < 0) {
-                        fabc_free(sub.p);
-                        nomem(ld);
-                        goto out;
-                    }
-                fabc_free(sub.p);
-            } else {
-                cerr(ld, v->line, v->column,
-                     "expected a mapping or list of mappings for merging, "
-                     "but found %s (while constructing a mapping that "
-                     "started at line %d, column %d)",
-                     kind_name(v->kind), nd->line, nd->column);
+        if (!is_merge_key(nd->pairs[i].key))
+            continue;
+        if (v->kind == K_MAP) {
+            if (merge_from(ld, v, &merged, depth) < 0)
                 goto out;
-            }
             continue;
         }
-        if (k->kind == K_SCALAR && k->rtag == R_VALUE)
-            k->rtag = R_STR;
-        if (pv_push(&own, k, v) < 0) {
-            nomem(ld);
-            goto out;
-        }
+        /* later mappings first, so earlier ones win */
+        sub.n = 0;
+        for (size_t j = v->n_items; j > 0; j--)
+            if (merge_from(ld, v->items[j - 1], &sub, depth) < 0)
+                goto out;
+        for (size_t j = 0; j < sub.n; j++)
+            if (pv_push(&merged, sub.p[j].key, sub.p[j].value) < 0) {
+                nomem(ld);
+                goto out;
+            }
     }
-    for (size_t i = 0; i < own.n; i++)
-        if (pv_push(&merged, own.p[i].key, own.p[i].value) < 0) {
+    for (size_t i = 0; i < nd->n_pairs; i++)
+        if (!is_merge_key(nd->pairs[i].key)
+            && pv_push(&merged, nd->pairs[i].key, nd->pairs[i].value)
+                   < 0) {
             nomem(ld);
             goto out;
         }
     if (fold_pairs(ld, nd, &merged) < 0)
         goto out;
-    nd->flat = 2;
+    nd->folded = 2;
     rc = 0;
 out:
     fabc_free(merged.p);
-    fabc_free(own.p);
+    fabc_free(sub.p);
     return rc;
 }
 
-/* `<<` and `=` are only keys: as values safe_load has no constructor. */
-static int check_value(struct loader *ld, const struct fabc_ynode *v)
+/* Fill one collection taken from the queue. */
+static int fill(struct loader *ld, struct fabc_ynode *nd)
 {
-    if (v->kind == K_SCALAR && (v->rtag == R_MERGE || v->rtag == R_VALUE))
-        return cerr(ld, v->line, v->column,
-                    "could not determine a constructor for the tag "
-                    "'" YTAG "%s'",
-                    v->rtag == R_MERGE ? "merge" : "value");
-    return 0;
+    if (nd->kind == K_SCALAR || (nd->rtag == R_SEQ && nd->kind != K_SEQ)
+        || (nd->rtag == R_MAP && nd->kind != K_MAP))
+        return cerr(ld, nd->line, nd->column,
+                    "expected a %s node, but found %s",
+                    nd->rtag == R_SEQ ? "sequence" : "mapping",
+                    kind_name(nd->kind));
+    if (nd->kind == K_SEQ) {
+        nd->type = FABC_Y_SEQ;
+        for (size_t i = 0; i < nd->n_items; i++)
+            if (construct_object(ld, nd->items[i]) < 0)
+                return -1;
+        return 0;
+    }
+    nd->type = FABC_Y_MAP;
+    if (flatten_check(ld, nd, 0) < 0 || walk(ld, nd, nd, 0) < 0)
+        return -1;
+    return fold(ld, nd, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1279,6 +1376,32 @@ static void offset_pos(const unsigned char *data, size_t len, size_t off,
     *column = c;
 }
 
+/* libyaml closes a last line that lacks its line break with a virtual
+ * one and reports stream-end problems at the start of the line after it;
+ * PyYAML (whose positions fabc promises) reports them just past the last
+ * character. Move such a 0-based mark back onto the last line. */
+static void end_mark(const unsigned char *data, size_t len, yaml_mark_t *m)
+{
+    size_t breaks = 0, col = 0;
+
+    if (len == 0 || data[len - 1] == '\n' || data[len - 1] == '\r'
+        || (len >= 2 && (data[0] == 0xFE || data[0] == 0xFF)))
+        return;
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\n'
+            || (data[i] == '\r' && !(i + 1 < len && data[i + 1] == '\n'))) {
+            breaks++;
+            col = 0;
+        } else if ((data[i] & 0xC0) != 0x80 && data[i] != '\r') {
+            col++;
+        }
+    }
+    if (m->line == breaks + 1 && m->column == 0) {
+        m->line = breaks;
+        m->column = col;
+    }
+}
+
 static int parser_error(struct loader *ld, yaml_parser_t *p,
                         const unsigned char *data, size_t len)
 {
@@ -1296,6 +1419,8 @@ static int parser_error(struct loader *ld, yaml_parser_t *p,
                     p->problem ? p->problem : "cannot read",
                     p->problem_offset);
     }
+    end_mark(data, len, &p->problem_mark);
+    end_mark(data, len, &p->context_mark);
     line = (int)p->problem_mark.line + 1;
     column = (int)p->problem_mark.column + 1;
     if (p->context)
@@ -1376,30 +1501,15 @@ static int on_event(struct loader *ld, yaml_event_t *ev, int *done)
     }
 }
 
+/* SafeConstructor.construct_document: the root, then every collection
+ * in the order it was created. */
 static int construct(struct loader *ld)
 {
-    struct fabc_config *cfg = ld->cfg;
-    struct fabc_ynode *nd;
-
-    for (nd = cfg->first; nd; nd = nd->next) {
-        int rc = nd->kind == K_SCALAR ? resolve_scalar(ld, nd)
-                                      : resolve_collection(ld, nd);
-        if (rc < 0)
-            return -1;
-    }
-    for (nd = cfg->first; nd; nd = nd->next)
-        if (nd->kind == K_MAP && flatten(ld, nd, 0) < 0)
-            return -1;
-    if (check_value(ld, cfg->root) < 0)
+    if (construct_object(ld, ld->cfg->root) < 0)
         return -1;
-    for (nd = cfg->first; nd; nd = nd->next) {
-        for (size_t i = 0; i < nd->n_items; i++)
-            if (check_value(ld, nd->items[i]) < 0)
-                return -1;
-        for (size_t i = 0; i < nd->n_pairs; i++)
-            if (check_value(ld, nd->pairs[i].value) < 0)
-                return -1;
-    }
+    for (size_t i = 0; i < ld->q_len; i++)
+        if (fill(ld, ld->queue[i]) < 0)
+            return -1;
     return 0;
 }
 
@@ -1459,6 +1569,7 @@ out:
     }
     fabc_free(ld.stack);
     fabc_free(ld.anchors);
+    fabc_free(ld.queue);
     if (!ok) {
         fabc_config_free(ld.cfg);
         return NULL;

@@ -73,7 +73,8 @@ struct fabc_ynode {
     /* private to config.c */
     int kind;                 /* scalar / sequence / mapping */
     int rtag;                 /* resolved tag */
-    int flat;                 /* merge flattening state */
+    int flat, walked, folded; /* merge processing states */
+    int built;                /* constructed (resolved or queued) */
     const char *tag;          /* explicit tag, NULL if none */
     struct fabc_ynode *next;  /* every node, creation order */
 };
