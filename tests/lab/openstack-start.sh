@@ -145,8 +145,9 @@ project_name = service
 username = $1
 password = $SVC_PASS
 region_name = RegionOne
-# validate every token with Keystone: a revoked token fails at once
-token_cache_time = -1
+# cache token validations 3 s only: a revoked token fails soon after
+# (tests/integration/test_cloud_auth.py waits that long)
+token_cache_time = 3
 EOT
 }
 

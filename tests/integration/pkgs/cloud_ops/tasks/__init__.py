@@ -3,6 +3,8 @@ tests/integration/test_cloud_*.py. Each prints `RESULT <json>` lines the
 tests parse."""
 import json
 import os
+import time
+import urllib.error
 import urllib.request
 
 from fabc import task, puts, CloudError, AuthError
@@ -140,6 +142,7 @@ def revoke(name):
         old_valid = True
     except urllib.error.HTTPError as e:
         old_valid = e.code not in (401, 404)
+    time.sleep(4)     # Heat caches token validations for 3 s in the lab
     stack = cloud.heat.get(name)        # 401 -> re-auth -> retried
     renewed = cloud.auth_token != old
     cloud.heat.delete(name)
