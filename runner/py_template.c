@@ -82,7 +82,10 @@ static void capsule_destructor(PyObject *cap)
 
 typedef struct {
     PyObject_HEAD
-    PyObject *hint; /* str: the message an error would show */
+    PyObject *hint; /* str: the message an error would show, or NULL
+                       when it is still to be made from obj/name */
+    PyObject *obj;  /* object lacking attribute/item `name` (lazy hint) */
+    PyObject *name;
     int soft;       /* 1: lenient even in strict mode (Jinja2's
                        cond_expr_undefined) */
 } UndefinedObject;
@@ -99,12 +102,16 @@ static int undef_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(((UndefinedObject *)self)->hint);
+    Py_VISIT(((UndefinedObject *)self)->obj);
+    Py_VISIT(((UndefinedObject *)self)->name);
     return 0;
 }
 
 static int undef_clear(PyObject *self)
 {
     Py_CLEAR(((UndefinedObject *)self)->hint);
+    Py_CLEAR(((UndefinedObject *)self)->obj);
+    Py_CLEAR(((UndefinedObject *)self)->name);
     return 0;
 }
 
@@ -310,12 +317,23 @@ static PyObject *terr(struct render *r, const struct fabc_tpl_node *n,
     return NULL;
 }
 
+static PyObject *missing_hint(PyObject *obj, PyObject *name);
+
 /* Fail with the hint of an Undefined value. */
 static PyObject *undef_fail(struct render *r, const struct fabc_tpl_node *n,
                             PyObject *u)
 {
-    PyObject *hint = ((UndefinedObject *)u)->hint;
-    const char *s = hint ? PyUnicode_AsUTF8(hint) : NULL;
+    UndefinedObject *uo = (UndefinedObject *)u;
+    PyObject *hint;
+    const char *s;
+
+    if (!uo->hint && uo->obj && uo->name) {
+        uo->hint = missing_hint(uo->obj, uo->name);
+        if (!uo->hint)
+            PyErr_Clear();
+    }
+    hint = uo->hint;
+    s = hint ? PyUnicode_AsUTF8(hint) : NULL;
 
     if (!s) {
         PyErr_Clear();
@@ -365,8 +383,7 @@ static PyObject *type_repr(PyObject *obj)
     return rv;
 }
 
-static PyObject *undef_missing_attr(struct render *r, PyObject *obj,
-                                    PyObject *name)
+static PyObject *missing_hint(PyObject *obj, PyObject *name)
 {
     PyObject *tr = type_repr(obj), *hint;
 
@@ -377,7 +394,21 @@ static PyObject *undef_missing_attr(struct render *r, PyObject *obj,
     else
         hint = PyUnicode_FromFormat("%U has no element %R", tr, name);
     Py_DECREF(tr);
-    return mk_undef(r, hint);
+    return hint;
+}
+
+/* Undefined for a missing attribute or item; the hint is made lazily. */
+static PyObject *undef_missing_attr(struct render *r, PyObject *obj,
+                                    PyObject *name)
+{
+    PyTypeObject *tp = (PyTypeObject *)tcx(r, TC_UNDEFINED);
+    UndefinedObject *u = (UndefinedObject *)tp->tp_alloc(tp, 0);
+
+    if (!u)
+        return NULL;
+    u->obj = Py_NewRef(obj);
+    u->name = Py_NewRef(name);
+    return (PyObject *)u;
 }
 
 /* ---- output --------------------------------------------------------- */
@@ -537,12 +568,15 @@ static int exc_matches_lookup(void)
            PyErr_ExceptionMatches(PyExc_AttributeError);
 }
 
-/* Jinja2's Environment.getattr: obj.attr, else obj[attr], else Undefined */
-static PyObject *get_attr(struct render *r, PyObject *obj, PyObject *name)
+/* Jinja2's Environment.getattr: obj.attr, else obj[attr], else Undefined.
+ * dict_attr: 1 if `name` is an attribute of dict, 0 if not, -1 unknown. */
+static PyObject *get_attr(struct render *r, PyObject *obj, PyObject *name,
+                          int dict_attr)
 {
     PyObject *v;
 
-    if (PyDict_CheckExact(obj) && !is_dict_attr(name)) {
+    if (PyDict_CheckExact(obj) &&
+        !(dict_attr >= 0 ? dict_attr : is_dict_attr(name))) {
         v = PyDict_GetItemWithError(obj, name);
         if (v)
             return Py_NewRef(v);
@@ -603,7 +637,10 @@ static PyObject *get_path(struct render *r, PyObject *obj, PyObject *path)
 {
     PyObject *parts = NULL, *cur = Py_NewRef(obj);
 
-    if (!PyUnicode_Check(path)) {
+    if (!PyUnicode_Check(path) ||
+        (PyUnicode_FindChar(path, '.', 0, PyUnicode_GET_LENGTH(path), 1) < 0
+         && !(PyUnicode_GET_LENGTH(path) > 0 &&
+              Py_UNICODE_ISDIGIT(PyUnicode_READ_CHAR(path, 0))))) {
         Py_DECREF(cur);
         return get_item(r, obj, path);
     }
@@ -2754,10 +2791,39 @@ out:
     return rv;
 }
 
+enum loop_attr_code {
+    LA_OTHER,
+    LA_INDEX,
+    LA_INDEX0,
+    LA_REVINDEX,
+    LA_REVINDEX0,
+    LA_FIRST,
+    LA_LAST,
+    LA_LENGTH,
+    LA_DEPTH,
+    LA_DEPTH0,
+    LA_PREVITEM,
+    LA_NEXTITEM,
+    LA_CYCLE
+};
+
+static int loop_attr_code(const char *a)
+{
+    static const char *const names[] = { "", "index", "index0", "revindex",
+                                         "revindex0", "first", "last",
+                                         "length", "depth", "depth0",
+                                         "previtem", "nextitem", "cycle",
+                                         NULL };
+
+    for (int i = 1; names[i]; i++)
+        if (!strcmp(a, names[i]))
+            return i;
+    return LA_OTHER;
+}
+
 static PyObject *loop_attr(struct render *r, const struct fabc_tpl_node *n)
 {
     struct loopst *lp = r->loop;
-    const char *a = n->str;
 
     if (!lp) {
         PyObject *v = lookup(r, cst(r, n->kids[0]));
@@ -2767,41 +2833,33 @@ static PyObject *loop_attr(struct render *r, const struct fabc_tpl_node *n)
                 return NULL;
             return terr(r, n, "'loop' is undefined");
         }
-        return get_attr(r, v, cst(r, n));
+        return get_attr(r, v, cst(r, n), -1);
     }
-    if (!strcmp(a, "index"))
-        return PyLong_FromSsize_t(lp->i + 1);
-    if (!strcmp(a, "index0"))
-        return PyLong_FromSsize_t(lp->i);
-    if (!strcmp(a, "revindex"))
-        return PyLong_FromSsize_t(lp->n - lp->i);
-    if (!strcmp(a, "revindex0"))
-        return PyLong_FromSsize_t(lp->n - lp->i - 1);
-    if (!strcmp(a, "first"))
-        return PyBool_FromLong(lp->i == 0);
-    if (!strcmp(a, "last"))
-        return PyBool_FromLong(lp->i == lp->n - 1);
-    if (!strcmp(a, "length"))
-        return PyLong_FromSsize_t(lp->n);
+    switch (n->op) {
+    case LA_INDEX: return PyLong_FromSsize_t(lp->i + 1);
+    case LA_INDEX0: return PyLong_FromSsize_t(lp->i);
+    case LA_REVINDEX: return PyLong_FromSsize_t(lp->n - lp->i);
+    case LA_REVINDEX0: return PyLong_FromSsize_t(lp->n - lp->i - 1);
+    case LA_FIRST: return PyBool_FromLong(lp->i == 0);
+    case LA_LAST: return PyBool_FromLong(lp->i == lp->n - 1);
+    case LA_LENGTH: return PyLong_FromSsize_t(lp->n);
     /* depth counts recursive loop calls, which fabc does not have */
-    if (!strcmp(a, "depth"))
-        return PyLong_FromLong(1);
-    if (!strcmp(a, "depth0"))
-        return PyLong_FromLong(0);
-    if (!strcmp(a, "previtem")) {
+    case LA_DEPTH: return PyLong_FromLong(1);
+    case LA_DEPTH0: return PyLong_FromLong(0);
+    case LA_PREVITEM:
         if (lp->i > 0)
             return Py_NewRef(PyList_GET_ITEM(lp->items, lp->i - 1));
         return mk_undef(r, PyUnicode_FromString("there is no previous item"));
-    }
-    if (!strcmp(a, "nextitem")) {
+    case LA_NEXTITEM:
         if (lp->i + 1 < lp->n)
             return Py_NewRef(PyList_GET_ITEM(lp->items, lp->i + 1));
         return mk_undef(r, PyUnicode_FromString("there is no next item"));
+    default:
+        return mk_undef(r, PyUnicode_FromFormat(
+                               "'jinja2.runtime.LoopContext object' has no "
+                               "attribute %R",
+                               cst(r, n)));
     }
-    return mk_undef(r, PyUnicode_FromFormat(
-                           "'jinja2.runtime.LoopContext object' has no "
-                           "attribute '%s'",
-                           a));
 }
 
 static PyObject *call_macro(struct render *r, const struct fabc_tpl_node *n,
@@ -2816,8 +2874,7 @@ static PyObject *eval_call(struct render *r, const struct fabc_tpl_node *n)
     struct args a = { 0 };
 
     r->pending_caller = NULL;
-    if (cn->kind == FABC_TPL_LOOPATTR && r->loop &&
-        !strcmp(cn->str, "cycle")) {
+    if (cn->kind == FABC_TPL_LOOPATTR && r->loop && cn->op == LA_CYCLE) {
         if (eval_args(r, n, 1, &a) < 0)
             goto out;
         if (!a.npos) {
@@ -2894,7 +2951,7 @@ static PyObject *eval_inner(struct render *r, const struct fabc_tpl_node *n)
             Py_DECREF(v);
             return NULL;
         }
-        w = get_attr(r, v, cst(r, n));
+        w = get_attr(r, v, cst(r, n), n->op);
         Py_DECREF(v);
         return w;
     case FABC_TPL_GETITEM: {
@@ -3281,8 +3338,9 @@ static PyObject *call_macro(struct render *r, const struct fabc_tpl_node *n,
         if (PyDict_SetItemString(kwargs, a->kwn[k], a->kwv[k]) < 0)
             goto out;
     }
-    if (PyDict_SetItemString(fr.vars, "varargs", varargs) < 0 ||
-        PyDict_SetItemString(fr.vars, "kwargs", kwargs) < 0)
+    if (((mn->op & 1) &&
+         PyDict_SetItemString(fr.vars, "varargs", varargs) < 0) ||
+        ((mn->op & 2) && PyDict_SetItemString(fr.vars, "kwargs", kwargs) < 0))
         goto out;
     if (caller) {
         if (PyDict_SetItemString(fr.vars, "caller", caller) < 0)
@@ -3623,10 +3681,15 @@ static int walk(struct cwalk *w, struct fabc_tpl_node *n)
         /* fall through */
     case FABC_TPL_LOOPATTR:
     case FABC_TPL_GETATTR:
+        if (n->kind == FABC_TPL_LOOPATTR)
+            n->op = loop_attr_code(n->str);
+        /* fall through */
     case FABC_TPL_PARAM:
     case FABC_TPL_NSREF:
     case FABC_TPL_MACRO:
         rc = add_const(w, n, interned(n->str, n->len));
+        if (rc == 0 && n->kind == FABC_TPL_GETATTR)
+            n->op = is_dict_attr(w->ct->consts[n->aux]);
         break;
     case FABC_TPL_FILTER:
         n->aux = find_filter(n->str);
