@@ -1082,32 +1082,108 @@ static int walk(struct loader *ld, struct fabc_ynode *nd,
 
 static int fold(struct loader *ld, struct fabc_ynode *nd, int depth);
 
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t fnv(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* A hash consistent with key_equal (equal keys, equal hashes). */
+static uint64_t key_hash(const struct fabc_ynode *k)
+{
+    const struct fabc_ytime *t = &k->ts;
+    char buf[400];
+    uint64_t bits;
+
+    switch (k->type) {
+    case FABC_Y_BOOL:
+        return mix64((uint64_t)k->b);
+    case FABC_Y_INT:
+        return k->big ? fnv(k->big, strlen(k->big)) : mix64((uint64_t)k->i);
+    case FABC_Y_FLOAT:
+        if (isnan(k->f))
+            return 0x7ff8;
+        if (isfinite(k->f) && k->f == floor(k->f)) {
+            if (k->f >= -9223372036854775808.0
+                && k->f < 9223372036854775808.0)
+                return mix64((uint64_t)(int64_t)k->f);
+            snprintf(buf, sizeof(buf), "%.0f", k->f);
+            return fnv(buf, strlen(buf));
+        }
+        memcpy(&bits, &k->f, sizeof(bits));
+        return mix64(bits);
+    case FABC_Y_STR:
+        return fnv(k->text, k->len);
+    case FABC_Y_TIMESTAMP:
+        if (!t->has_time)
+            return mix64((uint64_t)(t->year * 10000 + t->month * 100
+                                    + t->day));
+        if (t->has_tz)
+            return mix64((uint64_t)((ts_utc_minutes(t) * 60 + t->second)
+                                        * 1000000
+                                    + t->usec));
+        return mix64((uint64_t)((((int64_t)t->year * 12 + t->month) * 31
+                                 + t->day) * 86400
+                                + t->hour * 3600 + t->minute * 60
+                                + t->second)
+                         * 1000000
+                     + (uint64_t)t->usec + 1);
+    default:
+        return 0x5bd1e995;
+    }
+}
+
 /* Fold `all` into nd->pairs as a dict does: the first position and the
  * last value of each key. */
 static int fold_pairs(struct loader *ld, struct fabc_ynode *nd,
                       const struct pairvec *all)
 {
     struct fabc_ypair *out;
-    size_t n = 0;
+    size_t n = 0, size = 8, *slot = NULL;
+    int rc = -1;
 
+    while (size < all->n * 2)
+        size *= 2;
     out = arena_alloc(ld->cfg, (all->n ? all->n : 1) * sizeof(*out));
-    if (!out)
-        return nomem(ld);
+    slot = fabc_calloc(size, sizeof(*slot)); /* index + 1, 0 = empty */
+    if (!out || !slot) {
+        nomem(ld);
+        goto out;
+    }
     for (size_t i = 0; i < all->n; i++) {
         struct fabc_ynode *k = all->p[i].key;
-        size_t j;
+        size_t h = (size_t)key_hash(k) & (size - 1);
 
-        for (j = 0; j < n; j++)
-            if (key_equal(out[j].key, k))
-                break;
-        if (j < n)
-            out[j].value = all->p[i].value;
-        else
-            out[n++] = all->p[i];
+        while (slot[h] && !key_equal(out[slot[h] - 1].key, k))
+            h = (h + 1) & (size - 1);
+        if (slot[h]) {
+            out[slot[h] - 1].value = all->p[i].value;
+        } else {
+            out[n] = all->p[i];
+            slot[h] = ++n;
+        }
     }
     nd->pairs = out;
     nd->n_pairs = n;
-    return 0;
+    rc = 0;
+out:
+    fabc_free(slot);
+    return rc;
 }
 
 static int merge_from(struct loader *ld, struct fabc_ynode *src,
@@ -1587,6 +1663,7 @@ struct fabc_config *fabc_config_load_file(const char *path,
     size_t n;
 
     fabc_buf_init(&b);
+    errno = 0;
     f = fopen(path, "rb");
     if (!f) {
         fabc_err_set(err, FABC_E_OS, errno, "config %s: cannot open: %s",
@@ -1601,7 +1678,10 @@ struct fabc_config *fabc_config_load_file(const char *path,
             goto out;
         }
     if (ferror(f)) {
-        fabc_err_set(err, FABC_E_OS, EIO, "config %s: read error", path);
+        int e = errno ? errno : EIO;
+
+        fabc_err_set(err, FABC_E_OS, e, "config %s: cannot read: %s", path,
+                     strerror(e));
         fabc_err_pos(err, path, 0, 0);
         goto out;
     }

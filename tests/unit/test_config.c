@@ -230,6 +230,21 @@ static void test_types(void **state)
     /* an alias is the same node */
     assert_ptr_equal(get(r, "a"), get(r, "b2"));
     fabc_config_free(cfg);
+
+    /* UTF-16 with a BOM, as libyaml and PyYAML detect it */
+    fabc_err_clear(&err);
+    cfg = fabc_config_load_buffer("u16.yaml",
+                                  "\xff\xfe" "a\0:\0 \0\xe9\0\n\0", 12,
+                                  &err);
+    assert_non_null(cfg);
+    v = get(cfg->root, "a");
+    assert_int_equal(v->type, FABC_Y_STR);
+    assert_string_equal(v->text, "\xc3\xa9");
+    fabc_config_free(cfg);
+    /* a directory is not a config file */
+    fabc_err_clear(&err);
+    assert_null(fabc_config_load_file(CORPUS, &err));
+    assert_int_equal(err.code, FABC_E_OS);
 }
 
 static void test_cycles_and_merge(void **state)
