@@ -647,6 +647,12 @@ static int full_strtod(const char *s, size_t n, double *out)
     return 0;
 }
 
+static int bad_float(struct loader *ld, const struct fabc_ynode *nd)
+{
+    return cerr(ld, nd->line, nd->column,
+                "could not convert string to float: '%.100s'", nd->text);
+}
+
 /* construct_yaml_float */
 static int parse_float(struct loader *ld, struct fabc_ynode *nd)
 {
@@ -688,8 +694,10 @@ static int parse_float(struct loader *ld, struct fabc_ynode *nd)
 
             while (start > p && start[-1] != ':')
                 start--;
-            if (full_strtod(start, (size_t)(q - start), &d) < 0)
-                goto bad;
+            if (full_strtod(start, (size_t)(q - start), &d) < 0) {
+                rc = bad_float(ld, nd);
+                goto out;
+            }
             v += d * base;
             base *= 60.0;
             if (start == p)
@@ -698,17 +706,15 @@ static int parse_float(struct loader *ld, struct fabc_ynode *nd)
         }
         v = sign * v;
     } else {
-        if (full_strtod(p, len, &v) < 0)
-            goto bad;
+        if (full_strtod(p, len, &v) < 0) {
+            rc = bad_float(ld, nd);
+            goto out;
+        }
         v = sign * v;
     }
     nd->type = FABC_Y_FLOAT;
     nd->f = v;
     rc = 0;
-    goto out;
-bad:
-    rc = cerr(ld, nd->line, nd->column,
-              "could not convert string to float: '%.100s'", nd->text);
 out:
     fabc_free(t);
     return rc;

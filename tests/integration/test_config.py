@@ -117,3 +117,17 @@ def test_error_attributes_from_loads():
 def test_missing_file_is_oserror():
     got = run_task("load:path=" + os.path.join(CORPUS, "nope.yaml"))
     assert got["type"] in ("FileNotFoundError", "OSError"), got
+
+
+def test_api_in_process():
+    got = run_task("api_checks")
+    assert got["bytes_ok"] and got["alias_same"] and got["cycle"]
+    assert got["type_error"]
+    assert got["error_is_fabc_error"]
+    f, line, column, text = got["error"]
+    assert (f, line, column) == ("n.yaml", 1, 6)
+    assert text.startswith("n.yaml:1:6: ")
+    assert got["empty"] is None
+    assert got["kw"] == {"k": "v"}
+    assert got["bigint"]
+    assert got["utc"] == ["datetime", "2001-12-14T21:59:43.500000+00:00"]

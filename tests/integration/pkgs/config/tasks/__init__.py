@@ -52,3 +52,31 @@ def loads(text, name="<string>"):
     """Load YAML text given on the command line."""
     puts("CFGRESULT " + json.dumps(_result(_fabc.config_loads, text,
                                            name=name)))
+
+
+@task
+def api_checks():
+    """Exercise the _fabc.config_* API in-process; print what was seen."""
+    import fabc
+    seen = {}
+    v = _fabc.config_loads(b"a: &x [1]\nb: *x\nc: &c [*c]\n")
+    seen["bytes_ok"] = v["a"] == [1]
+    seen["alias_same"] = v["a"] is v["b"]
+    seen["cycle"] = v["c"][0] is v["c"]
+    try:
+        _fabc.config_loads(12)
+    except TypeError:
+        seen["type_error"] = True
+    try:
+        _fabc.config_loads("x: [1", name="n.yaml")
+    except _fabc.ConfigError as e:
+        seen["error_is_fabc_error"] = isinstance(e, fabc.Error) \
+            if hasattr(fabc, "Error") else isinstance(e, Exception)
+        seen["error"] = [e.file, e.line, e.column, str(e)]
+    seen["empty"] = _fabc.config_loads("")
+    seen["kw"] = _fabc.config_loads(text="k: v", name="kw.yaml")
+    big = _fabc.config_loads("n: " + "9" * 60)["n"]
+    seen["bigint"] = big == int("9" * 60)
+    ts = _fabc.config_loads("t: 2001-12-14T21:59:43.5Z")["t"]
+    seen["utc"] = [type(ts).__name__, ts.isoformat()]
+    puts("CFGRESULT " + json.dumps(seen))
