@@ -593,6 +593,8 @@ static int parse_int(struct loader *ld, struct fabc_ynode *nd)
         bad = big_digits(&a, p + 2, len - 2, 2);
     } else if (len >= 2 && p[0] == '0' && p[1] == 'x') {
         bad = big_digits(&a, p + 2, len - 2, 16);
+    } else if (len >= 2 && p[0] == '0' && (p[1] == 'o' || p[1] == 'O')) {
+        bad = big_digits(&a, p + 2, len - 2, 8); /* int('0o17', 8) */
     } else if (len >= 1 && p[0] == '0') {
         bad = big_digits(&a, p, len, 8);
     } else if (len >= 1 && memchr(p, ':', len)) {
@@ -1075,7 +1077,7 @@ static int walk(struct loader *ld, struct fabc_ynode *nd,
             continue;
         if (construct_object(ld, k) < 0)
             return -1;
-        if (k->kind != K_SCALAR)
+        if (k->kind != K_SCALAR || k->rtag == R_SEQ || k->rtag == R_MAP)
             return cerr(ld, k->line, k->column,
                         "found unhashable key (while constructing a mapping"
                         " that started at line %d, column %d)",
