@@ -1772,6 +1772,40 @@ static void sess_ready(struct sess *s)
     kick_dependents(s);
 }
 
+/* Is the private key at path an RSA key? (.pub beside it, PEM header, or
+ * the key type inside an OpenSSH-format key.) */
+static int key_is_rsa(const char *path)
+{
+    char buf[4096], pub[4096];
+    FILE *f;
+    size_t n;
+    int rsa = 0;
+
+    snprintf(pub, sizeof(pub), "%s.pub", path);
+    f = fopen(pub, "r");
+    if (f) {
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        return strncmp(buf, "ssh-rsa ", 8) == 0;
+    }
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (strstr(buf, "BEGIN RSA PRIVATE KEY"))
+        rsa = 1;
+    else if (strstr(buf, "BEGIN OPENSSH PRIVATE KEY")) {
+        /* "ssh-rsa" appears base64-encoded after the header fields */
+        rsa = strstr(buf, "AAAAB3NzaC1yc2E") != NULL ||
+              strstr(buf, "AAAAdzc2gtcnNh") != NULL ||
+              strstr(buf, "AAAAHc3NoLXJzYQ") != NULL;
+    }
+    return rsa;
+}
+
 static void note_auth(struct sess *s, const char *what)
 {
     size_t l = strlen(s->autherr);
@@ -1788,7 +1822,7 @@ static int sess_step(struct sess *s)
 
     if (s->state != SS_READY && s->state != SS_DEAD &&
         s->state != SS_BACKOFF && s->state != SS_WAIT_JUMP &&
-        s->deadline && now >= s->deadline) {
+        s->state != SS_CONNECT && s->deadline && now >= s->deadline) {
         const char *phase = s->state == SS_CONNECTING ? "TCP connect"
                             : s->state == SS_HANDSHAKE
                                 ? "the SSH banner and key exchange"
@@ -1861,6 +1895,7 @@ static int sess_step(struct sess *s)
     case SS_BACKOFF:
         if (now < s->deadline)
             return 0;
+        s->deadline = 0; /* SS_CONNECT sets the connect deadline */
         s->state = SS_CONNECT;
         return 1;
     case SS_CONNECT: {
@@ -2042,11 +2077,18 @@ static int sess_step(struct sess *s)
             {
                 char what[1200];
 
-                snprintf(what, sizeof(what), "key %s: %s", k,
+                snprintf(what, sizeof(what), "key %s: %s%s", k,
                          rc == LIBSSH2_ERROR_FILE
                              ? "cannot read it (encrypted? wrong "
                                "passphrase?)"
-                             : lib_msg(s->s));
+                             : lib_msg(s->s),
+                         rc != LIBSSH2_ERROR_FILE && key_is_rsa(k)
+                             ? " (libssh2 1.10 signs RSA keys with "
+                               "ssh-rsa/SHA-1, which OpenSSH 8.8+ refuses "
+                               "by default: use an ed25519 or ecdsa key, "
+                               "or allow PubkeyAcceptedAlgorithms +ssh-rsa "
+                               "on the server)"
+                             : "");
                 note_auth(s, what);
             }
             s->key_idx++;
