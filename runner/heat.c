@@ -993,17 +993,38 @@ out:
     return ret;
 }
 
+/* The "stacks/<name>/<id>" path of a stack: given as is when `name`
+ * already is one (no request), else looked up. (fabc_free) or NULL. */
+static char *stack_path_of(struct fabc_keystone *ks, const char *name,
+                           struct fabc_err *err)
+{
+    const char *rest = name + 7;
+    char *path = NULL;
+    json_t *stack;
+
+    if (!strncmp(name, "stacks/", 7) && strchr(rest, '/') &&
+        !strchr(strchr(rest, '/') + 1, '/')) {
+        path = fabc_strdup(name);
+        if (!path)
+            nomem(err);
+        return path;
+    }
+    stack = lookup(ks, name, &path, err);
+    json_decref(stack);
+    return path;
+}
+
 static json_t *list_of(struct fabc_keystone *ks, const char *name,
                        const char *what, const char *query,
                        struct fabc_err *err)
 {
-    json_t *stack = NULL, *reply = NULL, *ret = NULL;
+    json_t *reply = NULL, *ret = NULL;
     char *path = NULL;
     struct fabc_buf p;
 
     fabc_buf_init(&p);
-    stack = lookup(ks, name, &path, err);
-    if (!stack)
+    path = stack_path_of(ks, name, err);
+    if (!path)
         goto out;
     if (fabc_buf_printf(&p, "%s/%s%s", path, what, query) < 0) {
         nomem(err);
@@ -1016,7 +1037,6 @@ static json_t *list_of(struct fabc_keystone *ks, const char *name,
         ret = json_array();
 out:
     fabc_buf_free(&p);
-    json_decref(stack);
     json_decref(reply);
     fabc_free(path);
     return ret;
@@ -1038,14 +1058,13 @@ int fabc_heat_signal(struct fabc_keystone *ks, const char *name,
                      const char *resource, json_t *data,
                      struct fabc_err *err)
 {
-    json_t *stack = NULL;
     char *path = NULL;
     struct fabc_buf p;
     int ret = -1;
 
     fabc_buf_init(&p);
-    stack = lookup(ks, name, &path, err);
-    if (!stack)
+    path = stack_path_of(ks, name, err);
+    if (!path)
         goto out;
     if (fabc_buf_printf(&p, "%s/resources/", path) < 0 ||
         fabc_rest_urlenc(&p, resource) < 0 ||
@@ -1058,7 +1077,6 @@ int fabc_heat_signal(struct fabc_keystone *ks, const char *name,
     ret = 0;
 out:
     fabc_buf_free(&p);
-    json_decref(stack);
     fabc_free(path);
     return ret;
 }

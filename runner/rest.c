@@ -639,7 +639,7 @@ static int perform_once(struct fabc_rest *r, const struct fabc_rest_req *req,
     CURL *easy = NULL;
     char line[8192];
     int ret = -1, oom = 0;
-    long timeout;
+    long timeout, redirects = 0;
     double total = 0;
 
     a->cc = CURLE_OK;
@@ -729,10 +729,23 @@ static int perform_once(struct fabc_rest *r, const struct fabc_rest_req *req,
     }
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
     curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &total);
+    curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &redirects);
     resp->elapsed = total;
     resp->attempts++;
-    if (fabc_rest_debug())
+    /* every followed redirect was one more request on the wire */
+    atomic_fetch_add(&rest_requests, redirects);
+    if (fabc_rest_debug()) {
+        char *eff = NULL;
+
+        curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &eff);
+        for (long i = 0; i < redirects; i++)
+            debug_log("DEBUG: %s REQ %s %s (redirect %ld)",
+                      req->label ? req->label : r->service,
+                      !strcmp(req->method, "POST") ? "GET" : req->method,
+                      i + 1 == redirects && eff ? eff : "(intermediate)",
+                      i + 1);
         debug_response(r, req, resp, a);
+    }
     ret = 0;
 out:
     if (upload)
