@@ -25,11 +25,18 @@ PyObject *fabc_py_raise(struct fabc_state *st, const struct fabc_err *err)
     exc = PyObject_CallFunction(cls, "s", err->msg);
     if (!exc)
         return NULL;
-    if (PyObject_SetAttrString(exc, "file",
-                               PyUnicode_FromString(err->file)) < 0 ||
-        PyObject_SetAttrString(exc, "line", PyLong_FromLong(err->line)) < 0) {
-        Py_DECREF(exc);
-        return NULL;
+    {
+        PyObject *f = PyUnicode_FromString(err->file);
+        PyObject *l = PyLong_FromLong(err->line);
+        int rc = f && l && PyObject_SetAttrString(exc, "file", f) == 0 &&
+                 PyObject_SetAttrString(exc, "line", l) == 0;
+
+        Py_XDECREF(f);
+        Py_XDECREF(l);
+        if (!rc) {
+            Py_DECREF(exc);
+            return NULL;
+        }
     }
     PyErr_SetObject(cls, exc);
     Py_DECREF(exc);
