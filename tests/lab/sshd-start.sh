@@ -1,7 +1,7 @@
 #!/bin/sh
 # sshd-start.sh — start the lab's sshd test hosts on loopback.
 #
-# N hosts on 127.0.0.10, 127.0.0.11, ... (past 127.0.0.249: 127.0.1.x),
+# N hosts on 127.0.0.10, 127.0.0.11, ... (past 127.0.0.249: 127.0.1.1..),
 # all on one unprivileged port, served by ceil(N/16) `sshd -D` instances
 # (sshd takes at most 16 ListenAddress lines). Everything lives under
 # $SSH_LAB_DIR (default tests/lab/run/ssh, gitignored):
@@ -59,7 +59,10 @@ fi
 addr_of() {
     i=$(( $1 + first ))
     if [ "$i" -lt 250 ]; then echo "127.0.0.$i"
-    else echo "127.0.1.$(( i - 249 ))"; fi
+    else
+        j=$(( i - 250 ))
+        echo "127.0.$(( 1 + j / 250 )).$(( 1 + j % 250 ))"
+    fi
 }
 
 if [ "$(id -u)" = 0 ] && ! getent passwd fabclab >/dev/null 2>&1; then

@@ -15,7 +15,7 @@ lab=$root/tests/lab/run/ssh-bench
 port=${BENCH_PORT:-2399}
 export SSH_LAB_DIR="$lab" SSH_LAB_HOSTS="${BENCH_HOSTS:-500}" \
        SSH_LAB_PORT="$port" SSH_LAB_FIRST=100
-sh "$root/tests/lab/sshd-start.sh"
 trap 'sh "$root/tests/lab/sshd-stop.sh"' EXIT INT TERM
+sh "$root/tests/lab/sshd-start.sh"
 BENCH_LAB="$lab" BENCH_PORT="$port" FABC="${FABC:-$root/bin/fabc}" \
     /usr/bin/python3 "$here/bench.py"
