@@ -631,22 +631,16 @@ out:
     return rc;
 }
 
-/* float(s) for a whole string: strtod, no hex, nothing left over. */
-static int full_strtod(const char *s, size_t n, double *out)
+/* float(s) for the whole NUL-terminated s: strtod, no hex, nothing
+ * left over. */
+static int full_strtod(const char *s, double *out)
 {
-    char buf[128];
     char *end;
 
-    if (n == 0 || n >= sizeof(buf) || memchr(s, 'x', n)
-        || memchr(s, 'X', n))
+    if (!*s || strchr(s, 'x') || strchr(s, 'X'))
         return -1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    errno = 0;
-    *out = strtod(buf, &end);
-    if (end != buf + n)
-        return -1;
-    return 0;
+    *out = strtod(s, &end);
+    return *end ? -1 : 0;
 }
 
 static int bad_float(struct loader *ld, const struct fabc_ynode *nd)
@@ -682,21 +676,26 @@ static int parse_float(struct loader *ld, struct fabc_ynode *nd)
     if (*p == '-' || *p == '+')
         p++;
     len = n - (size_t)(p - t);
+    if (memchr(t, '\0', n)) {
+        rc = bad_float(ld, nd); /* "1\0" is no float */
+        goto out;
+    }
     if (len == 4 && !memcmp(p, ".inf", 4)) {
         v = sign * INFINITY;
     } else if (len == 4 && !memcmp(p, ".nan", 4)) {
         v = NAN;
     } else if (len > 0 && memchr(p, ':', len)) {
         /* split, then sum part * 60^k from the last part backwards */
-        const char *end = p + len, *q = end;
+        char *q = p + len;
         double base = 1.0, d;
 
         for (;;) {
-            const char *start = q;
+            char *start = q;
 
             while (start > p && start[-1] != ':')
                 start--;
-            if (full_strtod(start, (size_t)(q - start), &d) < 0) {
+            *q = '\0'; /* t is our copy: end the part in place */
+            if (full_strtod(start, &d) < 0) {
                 rc = bad_float(ld, nd);
                 goto out;
             }
@@ -708,7 +707,7 @@ static int parse_float(struct loader *ld, struct fabc_ynode *nd)
         }
         v = sign * v;
     } else {
-        if (full_strtod(p, len, &v) < 0) {
+        if (full_strtod(p, &v) < 0) {
             rc = bad_float(ld, nd);
             goto out;
         }
@@ -1553,8 +1552,15 @@ static int on_event(struct loader *ld, yaml_event_t *ev, int *done)
         if (!nd->text)
             return nomem(ld);
         nd->len = ev->data.scalar.length;
+        /* untagged plain scalars and every scalar tagged "!" are
+         * resolved (PyYAML also resolves an empty "!" node, which libyaml
+         * does not mark plain_implicit) */
         if (!nd->tag)
             nd->rtag = ev->data.scalar.plain_implicit
+                               || (ev->data.scalar.tag
+                                   && !strcmp((const char *)
+                                                  ev->data.scalar.tag,
+                                              "!"))
                            ? resolve_implicit(nd->text, nd->len)
                            : R_STR;
         return add_child(ld, nd);
