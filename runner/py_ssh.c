@@ -137,9 +137,10 @@ static int copts_from(PyObject *d, struct copts *c)
     if (get_num(d, "port", 22, &num) < 0)
         return -1;
     c->o.port = (int)num;
-    if (get_num(d, "timeout", 10, &num) < 0)
+    if (get_num(d, "timeout", 0, &num) < 0)
         return -1;
-    c->o.connect_timeout_ms = num > 0 ? (int)(num * 1000) : 10000;
+    /* 0: ssh_config's ConnectTimeout, else 10 s */
+    c->o.connect_timeout_ms = num > 0 ? (int)(num * 1000) : 0;
     if (get_num(d, "connection_attempts", 1, &num) < 0)
         return -1;
     c->o.attempts = (int)num;

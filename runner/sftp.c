@@ -16,6 +16,7 @@ enum {
     S_CLOSE,
     S_DIAG,
     S_MKDIR_STAT,
+    S_ERRCLOSE,
     S_DONE
 };
 
@@ -496,10 +497,24 @@ int fabc_sftp_step(struct fabc_ssh_job *j, LIBSSH2_SESSION *s,
                    LIBSSH2_SFTP *sftp)
 {
     /* A state change without I/O (to S_DIAG, S_MKDIR_STAT) is progress:
-     * step again instead of waiting for the socket. */
+     * step again instead of waiting for the socket. A failed transfer
+     * still closes its remote handle (S_ERRCLOSE) before reporting, so
+     * the session stays clean for the next operation. */
     for (int guard = 0; guard < 8; guard++) {
-        int before = j->state, rc = step1(j, s, sftp);
+        int before = j->state, rc;
 
+        if (j->state == S_ERRCLOSE) {
+            rc = libssh2_sftp_close_handle(j->fh);
+            if (rc == LIBSSH2_ERROR_EAGAIN)
+                return FABC_STEP_AGAIN;
+            j->fh = NULL;
+            return FABC_STEP_ERROR;
+        }
+        rc = step1(j, s, sftp);
+        if (rc == FABC_STEP_ERROR && j->fh) {
+            j->state = S_ERRCLOSE;
+            continue;
+        }
         if (rc != FABC_STEP_AGAIN || j->state == before)
             return rc;
     }

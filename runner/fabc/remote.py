@@ -108,7 +108,9 @@ def _opts(host_string=None, password=None):
         "accept_new_hosts": bool(env.get("accept_new_hosts")),
         "forward_agent": bool(env.get("forward_agent")),
         "no_agent": bool(env.get("no_agent")),
-        "timeout": env.get("timeout") or 10,
+        # the default 10 s leaves room for ssh_config's ConnectTimeout
+        "timeout": None if env.get("timeout") in (None, 10, "10")
+        else env.get("timeout"),
         "connection_attempts": env.get("connection_attempts") or 1,
         "keepalive": env.get("keepalive") or 0,
     }

@@ -227,3 +227,42 @@ def test_connection_refused_with_retries(fabc_ssh, ssh_lab):
     assert k["type"] == "ConnectionError"
     assert "Connection refused" in k["msg"] and "3 attempts" in k["msg"]
     assert 1.2 < r.elapsed < 10
+
+
+def test_keepalive_and_config_timeouts(fabc_ssh, ssh_lab):
+    cfg = ssh_lab.write_config("alive_config", """
+Host *
+    Port %d
+    User root
+    IdentityFile %s
+    IdentitiesOnly yes
+    ServerAliveInterval 1
+    ConnectTimeout 5
+""" % (ssh_lab.port, ssh_lab.key))
+    r = fabc_ssh("keepalive_sleep:3", "-H", ssh_lab.host(40), pkg=PKG,
+                 ssh_config=cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert mark(r.stdout, "keepalive")["stdout"] == "woke"
+    r = fabc_ssh("keepalive_sleep:2", "--set", "keepalive=1", "-H",
+                 ssh_lab.host(40), pkg=PKG)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_config_connect_timeout(fabc_ssh, ssh_lab, silent_listener):
+    cfg = ssh_lab.write_config("ct_config", """
+Host *
+    ConnectTimeout 1
+    User root
+""")
+    r = fabc_ssh("error_kinds", "-H", "127.0.0.99:%d" % silent_listener,
+                 pkg=PKG, ssh_config=cfg, timeout=30)
+    assert r.returncode == 1
+    assert "timed out after 1000 ms" in mark(r.stdout, "kind")["msg"]
+    assert r.elapsed < 6
+
+
+def test_missing_explicit_ssh_config(fabc_ssh, ssh_lab):
+    r = fabc_ssh("echo", "-H", ssh_lab.host(0), pkg=PKG,
+                 ssh_config="/nonexistent/fabc_ssh_config")
+    assert r.returncode != 0
+    assert "/nonexistent/fabc_ssh_config" in r.stdout + r.stderr

@@ -156,3 +156,19 @@ def test_ctrl_c_during_50_host_parallel_run(ssh_lab):
     # every session closed: sshd has no session processes for them left
     assert wait_for(lambda: not (set(ssh_lab.session_pids()) - base),
                     timeout=10), set(ssh_lab.session_pids()) - base
+
+
+def test_sftp_full_then_session_still_usable(fabc_ssh, ssh_lab,
+                                             small_mounts, tmp_path):
+    full, _ = small_mounts
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(1024 * 1024))
+    small = tmp_path / "small.txt"
+    small.write_text("fits\n")
+    r = fabc_ssh("push_then_small:%s,%s/big2.bin,%s,/tmp/fabc-small-%d"
+                 % (big, full, small, os.getpid()),
+                 "-H", ssh_lab.host(35), pkg=PKG, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = mark(r.stdout, "after_full")
+    assert "no space left" in m["error"]
+    assert m["small"] == ["/tmp/fabc-small-%d" % os.getpid()]

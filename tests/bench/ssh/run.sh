@@ -17,5 +17,8 @@ export SSH_LAB_DIR="$lab" SSH_LAB_HOSTS="${BENCH_HOSTS:-500}" \
        SSH_LAB_PORT="$port" SSH_LAB_FIRST=100
 trap 'sh "$root/tests/lab/sshd-stop.sh"' EXIT INT TERM
 sh "$root/tests/lab/sshd-start.sh"
-BENCH_LAB="$lab" BENCH_PORT="$port" FABC="${FABC:-$root/bin/fabc}" \
+# a private copy, so a rebuild during the run cannot disturb it
+mkdir -p "$lab"
+cp "${FABC:-$root/bin/fabc}" "$lab/fabc.bench"
+BENCH_LAB="$lab" BENCH_PORT="$port" FABC="$lab/fabc.bench" \
     /usr/bin/python3 "$here/bench.py"

@@ -190,3 +190,19 @@ def error_kinds():
         out("kind", {"type": type(e).__name__, "msg": str(e),
                      "host": getattr(e, "host", None)})
         raise
+
+
+@task
+def push_then_small(big, remote_big, small, remote_small):
+    """A failed upload leaves the session usable for the next one."""
+    try:
+        put(big, remote_big)
+        err = None
+    except fabc.TransferError as e:
+        err = str(e)
+    out("after_full", {"error": err, "small": put(small, remote_small)})
+
+
+@task
+def keepalive_sleep(secs="3"):
+    out("keepalive", res(run("sleep %s; echo woke" % secs)))
