@@ -63,6 +63,12 @@ def find_package(path):
 
 
 def _import_file(modname, filename, pkgdir=None):
+    # a module the package already imported itself (from . import x) is
+    # used as it is, never executed twice
+    mod = sys.modules.get(modname)
+    if mod is not None and getattr(mod, "__file__", None) and \
+            os.path.abspath(mod.__file__) == os.path.abspath(filename):
+        return mod
     # The frozen bootstrap modules are loaded already; importlib.util
     # would import contextlib and more for the same two functions.
     from importlib._bootstrap import module_from_spec

@@ -130,3 +130,35 @@ def test_stack_tasks_dry_run_and_real(run_cloud, unique, cloud_env):
                      pkg=os.path.join(root, "tasks"))
     ok(p)
     assert "stack %s deleted" % name in p.stdout
+
+
+def test_ctrl_c_interrupts_a_wait(cloud_env, unique):
+    """SIGINT during a stack wait stops fabc at once with exit 130."""
+    import signal
+    import subprocess
+    import time
+    from conftest import fabc_cmd
+    from fixtures_cloud import CLOUD_PKG
+    name = unique("intr")
+    proc = subprocess.Popen(fabc_cmd("-f", CLOUD_PKG,
+                                     "slow_create:%s,120" % name),
+                            env=cloud_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if "CREATE_IN_PROGRESS" in line or not line:
+                break
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+        elapsed = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        subprocess.run(fabc_cmd("-f", CLOUD_PKG, "cleanup:" + name),
+                       env=cloud_env, capture_output=True, timeout=180)
+    assert proc.returncode == 130
+    assert elapsed < 2, elapsed

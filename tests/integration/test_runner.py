@@ -99,6 +99,11 @@ def test_name_alias_and_default_task():
         assert rep["tasks"][0]["hosts"][0]["result"] == want
 
 
+def test_module_imported_by_the_package_runs_once():
+    r, rep = report("deploy.loads")
+    assert rep["tasks"][0]["hosts"][0]["result"] == 1
+
+
 def test_unknown_task_suggests_closest():
     r = run("deploy.shp")
     assert r.returncode == 2

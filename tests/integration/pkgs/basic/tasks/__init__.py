@@ -6,6 +6,8 @@ from fabc import (task, env, config, execute, hosts, roles, parallel,
                   serial, runs_once, with_settings, local, puts, abort,
                   warn)
 
+from . import deploy as _deploy_module  # noqa: F401 (imported once only)
+
 env.roledefs = {
     "web": ["w1", "w2"],
     "db": {"hosts": ["d1"]},

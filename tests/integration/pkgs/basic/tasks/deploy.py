@@ -1,4 +1,5 @@
 """Deployment tasks."""
+import builtins
 from fabc import task, local, lcd, prefix, shell_env, settings, puts, env
 
 
@@ -36,6 +37,16 @@ def contexts(where):
 def sleep(seconds="30"):
     """Sleep in a child process (for Ctrl-C tests)."""
     local("sleep %s" % seconds)
+
+
+# counts how often this module is executed (the package imports it too)
+builtins._fabc_deploy_loads = getattr(builtins, "_fabc_deploy_loads", 0) + 1
+
+
+@task
+def loads():
+    """How many times this module was executed."""
+    return builtins._fabc_deploy_loads
 
 
 def helper():
