@@ -1,11 +1,16 @@
 /* config.c — the YAML config loader: libyaml events → struct fabc_ynode.
  *
- * Three steps, mirroring PyYAML's composer and SafeConstructor:
+ * Two steps, mirroring PyYAML's composer and SafeConstructor:
  *   1. compose: libyaml events become raw nodes (anchors, aliases, one
- *      document only), each remembering its tag and whether it is plain;
- *   2. resolve: every scalar gets its YAML 1.1 type and value;
- *   3. flatten: every mapping gets its `<<` merges applied and its
- *      duplicate keys folded the way a Python dict folds them.
+ *      document only), each remembering its tag, or, untagged, the tag
+ *      PyYAML's YAML 1.1 resolver gives it;
+ *   2. construct, in safe_load's order so the first error is its first
+ *      error: construct_object() gives a scalar its value and queues a
+ *      collection; queued collections are filled first in, first out
+ *      (PyYAML's state generators). Filling a mapping checks its `<<`
+ *      merges (flatten_check), builds every key and value of its
+ *      flattened pair list (walk), then folds that list into the final
+ *      pairs as a dict would (fold: first position, last value).
  * All nodes live in an arena owned by the document.
  */
 #include "config.h"
