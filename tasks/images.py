@@ -5,6 +5,8 @@
     fabc images.upload:build.qcow2,name=app-v2,tags=v2;app
     fabc images.delete:oldtag            delete every image tagged oldtag
     fabc --dry-run images.delete:oldtag  only say which
+    fabc images.build:v2                 build release v2 of the reference
+                                         app and upload its image
 
 Tags in task arguments are separated by ';'. `cloud=` picks a clouds.yaml
 cloud (default: OS_* variables or OS_CLOUD).
@@ -83,3 +85,13 @@ def delete(tag, cloud=None):
         puts("%d image%s deleted" % (len(deleted),
                                      "" if len(deleted) == 1 else "s"))
     return deleted
+
+
+@task
+def build(tag, broken=None, force=None):
+    """Build release `tag` of the reference app and upload its image."""
+    from . import _flow
+
+    def yes(v):
+        return str(v).lower() in ("1", "yes", "true", "on")
+    return _flow.build(tag, broken=yes(broken), force=yes(force))

@@ -6,8 +6,12 @@
     fabc stack.show:env=staging
     fabc stack.delete:env=staging
 
-Settings come from config.yaml (`config.env(env)`: stacks.common merged
-with stacks.<env>) with these keys, all optional:
+With env=, the reference deployment's procedures run (tasks/_flow.py:
+create with deploy and health checks, the health-gated rolling update,
+delete; settings from config.yaml's stacks.<env>). Without env= these
+tasks manage a plain stack, with settings from the task arguments and,
+when given `settings=<name>`, from `config.env(name)`, with these keys,
+all optional:
 
     stack_name:  the Heat stack name        (default fabc-<env>)
     template:    HOT template, relative to the project root
@@ -19,7 +23,8 @@ with stacks.<env>) with these keys, all optional:
 
 Task arguments override them: name=, template=, tag= (the `tag`
 parameter), timeout=, and any other key=value becomes a Heat parameter.
-Without env= the stack is `fabc-test` from heat/test-stack.yaml.
+Without env= or settings= the stack is `fabc-test` from
+heat/test-stack.yaml.
 """
 import os
 
@@ -34,6 +39,11 @@ def _root_path(p):
     return p if os.path.isabs(p) else os.path.join(ROOT, p)
 
 
+def _flows():
+    from . import _flow
+    return _flow
+
+
 def _settings(env, name=None, template=None, tag=None, timeout=None,
               params=None):
     s = {}
@@ -46,7 +56,7 @@ def _settings(env, name=None, template=None, tag=None, timeout=None,
             warn("no stacks in the config (%s): defaults for %s"
                  % (e, env))
     out = {
-        "name": name or s.get("stack_name") or
+        "name": name or str(s.get("stack_name") or "").format(env=env) or
         ("fabc-%s" % env if env else "fabc-test"),
         "template": _root_path(template or s.get("template") or
                                DEFAULT_TEMPLATE),
@@ -54,6 +64,7 @@ def _settings(env, name=None, template=None, tag=None, timeout=None,
         "parameters": dict(s.get("parameters") or {}),
         "timeout": float(timeout or s.get("timeout") or 1800),
         "cloud": s.get("cloud"),
+        "clouds_yaml": s.get("clouds_yaml"),
     }
     if tag is not None:
         out["parameters"]["tag"] = tag
@@ -63,6 +74,8 @@ def _settings(env, name=None, template=None, tag=None, timeout=None,
 
 def _connect(s):
     from fabc import openstack
+    if s.get("clouds_yaml"):
+        os.environ["OS_CLIENT_CONFIG_FILE"] = _root_path(s["clouds_yaml"])
     return openstack.connect(s["cloud"])
 
 
@@ -93,9 +106,11 @@ def _show_preview(result):
 
 @task
 def create(env=None, name=None, template=None, tag=None, timeout=None,
-           **params):
+           settings=None, **params):
     """Create the stack and wait for it (--dry-run: Heat preview)."""
-    s = _settings(env, name, template, tag, timeout, params)
+    if env and not (name or template or settings or params):
+        return _flows().create(env, tag, timeout)
+    s = _settings(settings or env, name, template, tag, timeout, params)
     cloud = _connect(s)
     if fabc_env.dry_run:
         puts("[dry-run] would create stack %s from %s"
@@ -115,12 +130,14 @@ def create(env=None, name=None, template=None, tag=None, timeout=None,
 
 @task
 def update(env=None, name=None, template=None, tag=None, timeout=None,
-           existing=None, rollback="yes", **params):
+           existing=None, rollback="yes", settings=None, **params):
     """Update the stack (existing=yes keeps its template; --dry-run:
     preview of the changes)."""
-    s = _settings(env, name, template, tag, timeout, params)
+    if env and not (name or template or settings or params or existing):
+        return _flows().update(env, tag, timeout)
+    s = _settings(settings or env, name, template, tag, timeout, params)
     keep = str(existing).lower() in ("1", "yes", "true") or (
-        existing is None and template is None and not env)
+        existing is None and template is None and not (settings or env))
     cloud = _connect(s)
     tmpl = None if keep else s["template"]
     if fabc_env.dry_run:
@@ -141,9 +158,11 @@ def update(env=None, name=None, template=None, tag=None, timeout=None,
 
 
 @task
-def delete(env=None, name=None):
+def delete(env=None, name=None, settings=None):
     """Delete the stack and wait until it is gone."""
-    s = _settings(env, name)
+    if env and not (name or settings):
+        return _flows().delete(env)
+    s = _settings(settings or env, name)
     cloud = _connect(s)
     stack = cloud.heat.get(s["name"])
     if stack is None:
@@ -157,9 +176,9 @@ def delete(env=None, name=None):
 
 
 @task
-def show(env=None, name=None):
+def show(env=None, name=None, settings=None):
     """Status, outputs and resources of the stack."""
-    s = _settings(env, name)
+    s = _settings(settings or env, name)
     cloud = _connect(s)
     stack = cloud.heat.get(s["name"])
     if stack is None:
