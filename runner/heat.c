@@ -124,7 +124,7 @@ static int add_file(const char *ref, const char *base, json_t *files,
                     struct fabc_err *err)
 {
     char *abs = NULL, *text = NULL, *dir = NULL, *dumped = NULL;
-    json_t *tpl = NULL;
+    json_t *tpl = NULL, *content = NULL;
     struct fabc_buf u;
     size_t len = 0;
     int ret = -1;
@@ -142,50 +142,48 @@ static int add_file(const char *ref, const char *base, json_t *files,
         nomem(err);
         goto out;
     }
-    if (json_object_get(files, u.data)) {
-        ret = 0;
-        goto done;
-    }
-    text = fabc_rest_read_file(abs, &len, err);
-    if (!text) {
-        fabc_err_prefix(err, "%s (referenced from %s)", ref, base);
-        goto out;
-    }
-    if (!nested) {
-        json_t *s = json_stringn(text, len);
-
-        if (!s) {
-            fabc_err_set(err, FABC_E_CONFIG, 0,
-                         "%s: get_file content is not UTF-8 text", abs);
+    if (!json_object_get(files, u.data)) {
+        text = fabc_rest_read_file(abs, &len, err);
+        if (!text) {
+            fabc_err_prefix(err, "%s (referenced from %s)", ref, base);
             goto out;
         }
-        json_object_set_new(files, u.data, s);
-        ret = 0;
-        goto done;
+        if (!nested) {
+            content = json_stringn(text, len);
+            if (!content) {
+                fabc_err_set(err, FABC_E_CONFIG, 0,
+                             "%s: get_file content is not UTF-8 text", abs);
+                goto out;
+            }
+        } else {
+            tpl = fabc_rest_yaml_parse(text, len, abs, err);
+            if (!tpl)
+                goto out;
+            /* placeholder first, so a template including itself ends */
+            json_object_set_new(files, u.data, json_string(""));
+            dir = dir_of(abs);
+            if (!dir) {
+                nomem(err);
+                goto out;
+            }
+            if (walk_template(tpl, dir, files, depth + 1, err) < 0)
+                goto out;
+            dumped = json_dumps(tpl, JSON_COMPACT);
+            content = dumped ? json_string(dumped) : NULL;
+            if (!content) {
+                nomem(err);
+                goto out;
+            }
+        }
+        json_object_set_new(files, u.data, content);
+        content = NULL;
     }
-    tpl = fabc_rest_yaml_parse(text, len, abs, err);
-    if (!tpl)
-        goto out;
-    /* placeholder first, so a template that includes itself terminates */
-    json_object_set_new(files, u.data, json_string(""));
-    dir = dir_of(abs);
-    if (!dir) {
-        nomem(err);
-        goto out;
-    }
-    if (walk_template(tpl, dir, files, depth + 1, err) < 0)
-        goto out;
-    dumped = json_dumps(tpl, JSON_COMPACT);
-    if (!dumped) {
-        nomem(err);
-        goto out;
-    }
-    json_object_set_new(files, u.data, json_string(dumped));
-    ret = 0;
-done:
     *url = fabc_buf_steal(&u, NULL);
-    if (!*url)
-        ret = nomem(err);
+    if (!*url) {
+        nomem(err);
+        goto out;
+    }
+    ret = 0;
 out:
     fabc_buf_free(&u);
     fabc_free(abs);
@@ -193,6 +191,7 @@ out:
     fabc_free(dir);
     free(dumped);
     json_decref(tpl);
+    json_decref(content);
     return ret;
 }
 

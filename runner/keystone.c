@@ -242,22 +242,23 @@ char *fabc_keystone_v3_url(const char *auth_url)
 {
     size_t l = strlen(auth_url);
     const char *last;
+    char *ret = NULL;
     struct fabc_buf b;
 
     fabc_buf_init(&b);
     while (l && auth_url[l - 1] == '/')
         l--;
-    if (fabc_buf_append(&b, auth_url, l) < 0)
-        goto fail;
+    if (fabc_buf_append(&b, auth_url, l) < 0 || fabc_buf_append(&b, "", 0))
+        goto out;
     last = strrchr(b.data, '/');
     if (!last || !(last[1] == 'v' && last[2] >= '0' && last[2] <= '9')) {
         if (fabc_buf_puts(&b, "/v3") < 0)
-            goto fail;
+            goto out;
     }
-    return fabc_buf_steal(&b, NULL);
-fail:
+    ret = fabc_buf_steal(&b, NULL);
+out:
     fabc_buf_free(&b);
-    return NULL;
+    return ret;
 }
 
 /* {"id": id} or {"name": name, "domain": {...}} */

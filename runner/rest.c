@@ -294,30 +294,30 @@ char *fabc_rest_redact_header(const char *line, size_t len)
     char name[64];
     size_t nl;
 
+    char *ret = NULL;
+
     fabc_buf_init(&b);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         len--;
-    if (!colon) {
-        if (fabc_buf_append(&b, line, len) < 0)
-            goto fail;
-        return fabc_buf_steal(&b, NULL);
+    if (colon) {
+        nl = (size_t)(colon - line);
+        if (nl >= sizeof(name))
+            nl = sizeof(name) - 1;
+        memcpy(name, line, nl);
+        name[nl] = '\0';
     }
-    nl = (size_t)(colon - line);
-    if (nl >= sizeof(name))
-        nl = sizeof(name) - 1;
-    memcpy(name, line, nl);
-    name[nl] = '\0';
-    if (secret_key(name) && strcasecmp(name, "x-openstack-request-id")) {
+    if (colon && secret_key(name) &&
+        strcasecmp(name, "x-openstack-request-id")) {
         if (fabc_buf_append(&b, line, (size_t)(colon - line)) < 0 ||
             fabc_buf_puts(&b, ": ***") < 0)
-            goto fail;
+            goto out;
     } else if (fabc_buf_append(&b, line, len) < 0) {
-        goto fail;
+        goto out;
     }
-    return fabc_buf_steal(&b, NULL);
-fail:
+    ret = fabc_buf_steal(&b, NULL);
+out:
     fabc_buf_free(&b);
-    return NULL;
+    return ret;
 }
 
 static void redact_json(json_t *j)
@@ -764,16 +764,11 @@ static void http_error(struct fabc_err *err, const char *label,
 
     fabc_rest_service_message(resp->body.data, resp->body.len, svc,
                               sizeof(svc));
-    fabc_err_set(err, FABC_E_HTTP, resp->status, "%s %s %s: HTTP %ld%s%s%s",
+    fabc_err_set(err, FABC_E_HTTP, resp->status, "%s %s %s: HTTP %ld%s%s%s%s%s",
                  label, req->method, req->url, resp->status,
                  svc[0] ? ": " : "", svc,
-                 resp->request_id[0] ? "" : "");
-    if (resp->request_id[0]) {
-        size_t l = strlen(err->msg);
-
-        snprintf(err->msg + l, sizeof(err->msg) - l, " (request %s)",
-                 resp->request_id);
-    }
+                 resp->request_id[0] ? " (request " : "", resp->request_id,
+                 resp->request_id[0] ? ")" : "");
     err->status = (int)resp->status;
 }
 
@@ -836,21 +831,19 @@ int fabc_rest_do(struct fabc_rest *r, const struct fabc_rest_req *req,
             goto out;
         backoff = backoff * 2 > 4000 ? 4000 : backoff * 2;
     }
-    if (a.cc != CURLE_OK) {
+    if (a.cc != CURLE_OK)
         transport_error(err, label, req, &a);
-        goto fill;
-    }
-    if (resp->status >= 400 || resp->status < 100 ||
-        (resp->status >= 300 && !req->no_follow)) {
+    else if (resp->status >= 400 || resp->status < 100 ||
+             (resp->status >= 300 && !req->no_follow))
         http_error(err, label, req, resp);
-        goto fill;
+    else
+        ret = 0;
+    if (ret < 0 && err) {
+        fabc_strlcpy(err->method, req->method, sizeof(err->method));
+        fabc_strlcpy(err->url, req->url, sizeof(err->url));
+        fabc_strlcpy(err->request_id, resp->request_id,
+                     sizeof(err->request_id));
     }
-    ret = 0;
-    goto out;
-fill:
-    fabc_strlcpy(err->method, req->method, sizeof(err->method));
-    fabc_strlcpy(err->url, req->url, sizeof(err->url));
-    fabc_strlcpy(err->request_id, resp->request_id, sizeof(err->request_id));
 out:
     if (locked)
         pthread_mutex_unlock(&r->lock);
