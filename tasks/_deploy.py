@@ -13,7 +13,7 @@ import time
 from fabc import (config, env, execute, parallel, puts, abort, run,
                   put, upload_template, settings, hide, http, openstack)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 APP_FILES = os.path.join(ROOT, "tasks", "files", "app")
 
 
@@ -200,7 +200,7 @@ def deploy(s, addrs, tag):
             puts("[%s] would deploy release %s (upload %s, render "
                  "app.json, appctl.sh start)" % (h, tag, release_path(tag)))
         return {a: tag for a in addrs}
-    with settings(**ssh_env(s)):
+    with settings(hide("status", "running"), **ssh_env(s)):
         res = execute(_deploy_host, s, tag, hosts=hosts)
     return {addrs[hosts.index(h)]: v for h, v in res.items()}
 
@@ -260,7 +260,7 @@ def stop_app(s, addrs):
         run("if [ -x %s/current/appctl.sh ] || [ -f %s/current/appctl.sh ];"
             " then sh %s/current/appctl.sh %s stop; fi" % (d, d, d, d),
             quiet=True, warn_only=True)
-    with settings(**ssh_env(s)), hide("running"):
+    with settings(hide("running", "status"), **ssh_env(s)):
         return execute(_stop, hosts=hosts)
 
 

@@ -167,15 +167,14 @@ def update(envname, tag, timeout=None):
             back = _gate(s, hs, old_tag, "roll back to %s" % old_tag)
             rest = [a for a in addrs if a not in done]
             abort("rolling update of %s stopped at batch %d/%d: %s failed "
-                  "the health gate of %s and %s; %s %s on %s%s" % (
+                  "the health gate of %s and %s; on %s now: %s%s" % (
                       name, b + 1, len(batches), ", ".join(sorted(failed)),
                       tag, "could not be rolled back (%s)" % "; ".join(
                           "%s: %s" % kv for kv in sorted(back.items()))
                       if back else "was rolled back to %s" % old_tag,
-                      ", ".join(rest), "still run" if len(rest) != 1
-                      else "still runs", old_tag,
-                      "; %s already run %s" % (", ".join(done), tag)
-                      if done else ""))
+                      old_tag, ", ".join(rest),
+                      "; on %s: %s" % (tag, ", ".join(done)) if done
+                      else ""))
         done.extend(hs)
     puts("rolling update of %s done: %d servers serve %s" % (name, n, tag),
          show_prefix=False)

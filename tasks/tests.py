@@ -5,7 +5,8 @@
 """
 import time
 
-from fabc import task, env, execute, parallel, puts, abort, run, settings
+from fabc import (task, env, execute, parallel, puts, abort, run, settings,
+                  hide)
 from fabc import http
 from . import _deploy as d
 
@@ -43,7 +44,7 @@ def fast(env):
     Prints a table; fails if any server is not right."""
     s, stack, tag, addrs = _stack(env)
     hosts = d.host_strings(s, addrs)
-    with settings(**d.ssh_env(s)):
+    with settings(hide("running", "warnings", "status"), **d.ssh_env(s)):
         ssh = execute(_ssh_check, s, hosts=hosts)
     health = d.check_health(s, addrs, tag)
     rows, bad = [], []

@@ -4,7 +4,7 @@
 # the new release up beside the running one (SO_REUSEPORT), waits until it
 # answers, then stops the old process: no request is dropped.
 set -u
-dir=$1
+dir=$(cd "$1" && pwd) || exit 1
 cmd=$2
 cd "$dir" || exit 1
 pidfile=$dir/app.pid
