@@ -88,6 +88,7 @@ typedef struct {
     PyObject *name;
     int soft;       /* 1: lenient even in strict mode (Jinja2's
                        cond_expr_undefined) */
+    int strict;     /* 1: operations raise TemplateError (strict mode) */
 } UndefinedObject;
 
 typedef struct {
@@ -125,9 +126,46 @@ static void undef_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+static PyObject *missing_hint(PyObject *obj, PyObject *name);
+
+/* The hint of an Undefined (borrowed), made now if it was left lazy. */
+static PyObject *undef_hint(UndefinedObject *u)
+{
+    if (!u->hint && u->obj && u->name)
+        u->hint = missing_hint(u->obj, u->name);
+    if (!u->hint) {
+        PyErr_Clear();
+        u->hint = PyUnicode_FromString("value is undefined");
+    }
+    return u->hint;
+}
+
+/* A strict Undefined raises TemplateError (with its hint) from every
+ * operation that would print, iterate, measure or compare it, as
+ * Jinja2's StrictUndefined; returns 1 with the exception set. */
+static int undef_strict_raise(PyObject *self)
+{
+    UndefinedObject *u = (UndefinedObject *)self;
+    struct fabc_state *st;
+    PyObject *hint;
+
+    if (!u->strict)
+        return 0;
+    st = PyType_GetModuleState(Py_TYPE(self));
+    hint = undef_hint(u);
+    if (!st || !st->TemplateError || !hint) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "undefined value");
+        return 1;
+    }
+    PyErr_SetObject(st->TemplateError, hint);
+    return 1;
+}
+
 static PyObject *undef_str(PyObject *self)
 {
-    (void)self;
+    if (undef_strict_raise(self))
+        return NULL;
     return PyUnicode_FromStringAndSize("", 0);
 }
 
@@ -139,21 +177,25 @@ static PyObject *undef_repr(PyObject *self)
 
 static int undef_bool(PyObject *self)
 {
-    (void)self;
+    if (undef_strict_raise(self))
+        return -1;
     return 0;
 }
 
 static Py_ssize_t undef_len(PyObject *self)
 {
-    (void)self;
+    if (undef_strict_raise(self))
+        return -1;
     return 0;
 }
 
 static PyObject *undef_iter(PyObject *self)
 {
-    PyObject *t = PyTuple_New(0), *it;
+    PyObject *t, *it;
 
-    (void)self;
+    if (undef_strict_raise(self))
+        return NULL;
+    t = PyTuple_New(0);
     if (!t)
         return NULL;
     it = PyObject_GetIter(t);
@@ -163,6 +205,8 @@ static PyObject *undef_iter(PyObject *self)
 
 static Py_hash_t undef_hash(PyObject *self)
 {
+    if (undef_strict_raise(self))
+        return -1;
     return (Py_hash_t)(((uintptr_t)Py_TYPE(self)) >> 4);
 }
 
@@ -170,6 +214,8 @@ static PyObject *undef_richcompare(PyObject *self, PyObject *other, int op)
 {
     int same = Py_TYPE(self) == Py_TYPE(other);
 
+    if (undef_strict_raise(self))
+        return NULL;
     if (op == Py_EQ)
         return PyBool_FromLong(same);
     if (op == Py_NE)
@@ -317,23 +363,12 @@ static PyObject *terr(struct render *r, const struct fabc_tpl_node *n,
     return NULL;
 }
 
-static PyObject *missing_hint(PyObject *obj, PyObject *name);
-
 /* Fail with the hint of an Undefined value. */
 static PyObject *undef_fail(struct render *r, const struct fabc_tpl_node *n,
                             PyObject *u)
 {
-    UndefinedObject *uo = (UndefinedObject *)u;
-    PyObject *hint;
-    const char *s;
-
-    if (!uo->hint && uo->obj && uo->name) {
-        uo->hint = missing_hint(uo->obj, uo->name);
-        if (!uo->hint)
-            PyErr_Clear();
-    }
-    hint = uo->hint;
-    s = hint ? PyUnicode_AsUTF8(hint) : NULL;
+    PyObject *hint = undef_hint((UndefinedObject *)u);
+    const char *s = hint ? PyUnicode_AsUTF8(hint) : NULL;
 
     if (!s) {
         PyErr_Clear();
@@ -356,6 +391,7 @@ static PyObject *mk_undef(struct render *r, PyObject *hint)
         return NULL;
     }
     u->hint = hint;
+    u->strict = !r->lenient;
     return (PyObject *)u;
 }
 
@@ -408,6 +444,7 @@ static PyObject *undef_missing_attr(struct render *r, PyObject *obj,
         return NULL;
     u->obj = Py_NewRef(obj);
     u->name = Py_NewRef(name);
+    u->strict = !r->lenient;
     return (PyObject *)u;
 }
 
@@ -637,6 +674,10 @@ static PyObject *get_path(struct render *r, PyObject *obj, PyObject *path)
 {
     PyObject *parts = NULL, *cur = Py_NewRef(obj);
 
+    if (is_undef(r, obj)) {
+        Py_DECREF(cur);
+        return undef_fail(r, NULL, obj); /* Undefined[...] fails */
+    }
     if (!PyUnicode_Check(path) ||
         (PyUnicode_FindChar(path, '.', 0, PyUnicode_GET_LENGTH(path), 1) < 0
          && !(PyUnicode_GET_LENGTH(path) > 0 &&
@@ -665,6 +706,10 @@ static PyObject *get_path(struct render *r, PyObject *obj, PyObject *path)
         for (Py_ssize_t k = 0; k < n; k++)
             if (s[k] < '0' || s[k] > '9')
                 digits = 0;
+        if (is_undef(r, cur)) {
+            undef_fail(r, NULL, cur); /* Undefined[...] fails */
+            goto fail;
+        }
         key = digits ? PyLong_FromUnicodeObject(p, 10) : Py_NewRef(p);
         if (!key)
             goto fail;
@@ -798,6 +843,7 @@ struct test_def {
     const char *name;
     int (*fn)(struct render *r, const struct fabc_tpl_node *n, PyObject *v,
               const struct args *a);
+    int nargs; /* arguments after the value */
 };
 
 static const struct test_def tests[];
@@ -957,8 +1003,6 @@ static PyObject *map_attr(struct render *r, PyObject *v, PyObject *attribute,
         PyObject *x = PyList_GET_ITEM(l, i), *y;
 
         y = attribute ? get_path(r, x, attribute) : Py_NewRef(x);
-        if (y && strict_check(r, NULL, y) < 0)
-            Py_CLEAR(y);
         if (!y)
             goto fail;
         if (ignore_case && PyUnicode_Check(y)) {
@@ -1038,6 +1082,8 @@ static PyObject *f_last(struct render *r, const struct fabc_tpl_node *n,
     PyObject *rev, *it, *x;
 
     (void)n, (void)a;
+    if (is_undef(r, v))
+        goto empty;
     rev = PyObject_CallMethod(v, "__reversed__", NULL);
     if (!rev) {
         /* sequences without __reversed__ (str, tuple, range) */
@@ -1079,8 +1125,6 @@ static PyObject *sort_key(struct render *r, PyObject *x, PyObject *attribute,
 {
     PyObject *y = attribute ? get_path(r, x, attribute) : Py_NewRef(x);
 
-    if (y && strict_check(r, NULL, y) < 0)
-        Py_CLEAR(y);
     if (y && ignore_case && PyUnicode_Check(y)) {
         PyObject *z = call_method0(y, "lower");
 
@@ -1248,7 +1292,8 @@ static PyObject *f_int(struct render *r, const struct fabc_tpl_node *n,
     PyObject *dflt = arg(a, 0, "default"), *base = arg(a, 1, "base");
     PyObject *rv, *f;
 
-    (void)r, (void)n;
+    if (is_undef(r, v))
+        return undef_fail(r, n, v); /* Undefined.__int__ fails */
     if (PyUnicode_Check(v)) {
         PyObject *b = base ? Py_NewRef(base) : PyLong_FromLong(10);
 
@@ -1289,7 +1334,8 @@ static PyObject *f_float(struct render *r, const struct fabc_tpl_node *n,
 {
     PyObject *dflt = arg(a, 0, "default"), *rv;
 
-    (void)r, (void)n;
+    if (is_undef(r, v))
+        return undef_fail(r, n, v); /* Undefined.__float__ fails */
     rv = PyNumber_Float(v);
     if (rv)
         return rv;
@@ -1359,9 +1405,17 @@ static PyObject *f_indent(struct render *r, const struct fabc_tpl_node *n,
     PyObject *ind = NULL, *s = NULL, *lines = NULL, *nl = NULL, *rv = NULL;
     PyObject *parts = NULL;
 
-    (void)r, (void)n;
     if (first < 0 || blank < 0)
         return NULL;
+    /* Jinja2 appends "\n" to the value itself: only strings work */
+    if (is_undef(r, v))
+        return undef_fail(r, n, v);
+    if (!PyUnicode_Check(v)) {
+        PyErr_Format(PyExc_TypeError,
+                     "unsupported operand type(s) for +=: '%s' and 'str'",
+                     _PyType_Name(Py_TYPE(v)));
+        return NULL;
+    }
     if (width && PyUnicode_Check(width)) {
         ind = Py_NewRef(width);
     } else {
@@ -2445,7 +2499,9 @@ static int t_sequence(struct render *r, const struct fabc_tpl_node *n,
 {
     PyObject *gi;
 
-    (void)r, (void)n, (void)a;
+    (void)n, (void)a;
+    if (is_undef(r, v))
+        return !((UndefinedObject *)v)->strict;
     if (PyObject_Length(v) < 0) {
         PyErr_Clear();
         return 0;
@@ -2554,44 +2610,44 @@ CMP_TEST(t_gt, Py_GT)
 CMP_TEST(t_ge, Py_GE)
 
 static const struct test_def tests[] = {
-    { "odd", t_odd },
-    { "even", t_even },
-    { "divisibleby", t_divisibleby },
-    { "defined", t_defined },
-    { "undefined", t_undefined },
-    { "none", t_none },
-    { "boolean", t_boolean },
-    { "true", t_true },
-    { "false", t_false },
-    { "integer", t_integer },
-    { "float", t_float },
-    { "number", t_number },
-    { "string", t_string },
-    { "mapping", t_mapping },
-    { "iterable", t_iterable },
-    { "sequence", t_sequence },
-    { "callable", t_callable },
-    { "sameas", t_sameas },
-    { "lower", t_lower },
-    { "upper", t_upper },
-    { "escaped", t_escaped },
-    { "in", t_in },
-    { "eq", t_eq },
-    { "equalto", t_eq },
-    { "==", t_eq },
-    { "ne", t_ne },
-    { "!=", t_ne },
-    { "lt", t_lt },
-    { "lessthan", t_lt },
-    { "<", t_lt },
-    { "le", t_le },
-    { "<=", t_le },
-    { "gt", t_gt },
-    { "greaterthan", t_gt },
-    { ">", t_gt },
-    { "ge", t_ge },
-    { ">=", t_ge },
-    { NULL, NULL }
+    { "odd", t_odd, 0 },
+    { "even", t_even, 0 },
+    { "divisibleby", t_divisibleby, 1 },
+    { "defined", t_defined, 0 },
+    { "undefined", t_undefined, 0 },
+    { "none", t_none, 0 },
+    { "boolean", t_boolean, 0 },
+    { "true", t_true, 0 },
+    { "false", t_false, 0 },
+    { "integer", t_integer, 0 },
+    { "float", t_float, 0 },
+    { "number", t_number, 0 },
+    { "string", t_string, 0 },
+    { "mapping", t_mapping, 0 },
+    { "iterable", t_iterable, 0 },
+    { "sequence", t_sequence, 0 },
+    { "callable", t_callable, 0 },
+    { "sameas", t_sameas, 1 },
+    { "lower", t_lower, 0 },
+    { "upper", t_upper, 0 },
+    { "escaped", t_escaped, 0 },
+    { "in", t_in, 1 },
+    { "eq", t_eq, 1 },
+    { "equalto", t_eq, 1 },
+    { "==", t_eq, 1 },
+    { "ne", t_ne, 1 },
+    { "!=", t_ne, 1 },
+    { "lt", t_lt, 1 },
+    { "lessthan", t_lt, 1 },
+    { "<", t_lt, 1 },
+    { "le", t_le, 1 },
+    { "<=", t_le, 1 },
+    { "gt", t_gt, 1 },
+    { "greaterthan", t_gt, 1 },
+    { ">", t_gt, 1 },
+    { "ge", t_ge, 1 },
+    { ">=", t_ge, 1 },
+    { NULL, NULL, 0 }
 };
 
 static int find_test(const char *name)
@@ -2605,9 +2661,16 @@ static int find_test(const char *name)
 static int apply_test(struct render *r, const struct fabc_tpl_node *n,
                       int id, PyObject *v, const struct args *a)
 {
-    if (tests[id].fn != t_defined && tests[id].fn != t_undefined &&
-        strict_check(r, n, v) < 0)
+    if (a->npos + a->nkw > tests[id].nargs) {
+        PyErr_Format(PyExc_TypeError,
+                     "test_%s() takes %d positional argument%s but %d were "
+                     "given",
+                     tests[id].name, tests[id].nargs + 1,
+                     tests[id].nargs ? "s" : "", a->npos + a->nkw + 1);
         return -1;
+    }
+    /* type tests look at an Undefined without touching it (as Jinja2);
+     * the rest fail through the strict Undefined's own operations */
     /* arithmetic and ordering fail on Undefined in every mode */
     if (is_undef(r, v) &&
         (tests[id].fn == t_odd || tests[id].fn == t_even ||
@@ -2970,7 +3033,9 @@ static PyObject *eval_inner(struct render *r, const struct fabc_tpl_node *n)
             Py_DECREF(v);
             return NULL;
         }
-        w = get_item(r, v, k);
+        /* slices bypass the attribute fallback, as in Jinja2 */
+        w = n->kids[1]->kind == FABC_TPL_SLICE ? PyObject_GetItem(v, k)
+                                               : get_item(r, v, k);
         Py_DECREF(k);
         Py_DECREF(v);
         return w;
@@ -3066,8 +3131,10 @@ static PyObject *eval_inner(struct render *r, const struct fabc_tpl_node *n)
                             "the inline if-expression on line %d evaluated "
                             "to false and no else section was defined.",
                             n->line));
-        if (v)
+        if (v) {
             ((UndefinedObject *)v)->soft = 1;
+            ((UndefinedObject *)v)->strict = 0;
+        }
         return v;
     case FABC_TPL_CONCAT:
         return concat(r, n);
@@ -3960,9 +4027,17 @@ static PyObject *render_cap(struct fabc_state *st, PyObject *cap,
                 PyException_SetTraceback(val, tb);
             s = val ? PyObject_Str(val) : NULL;
             fabc_err_clear(&e);
-            fabc_err_set(&e, FABC_E_TEMPLATE, 0, "%s: %s",
-                         _PyType_Name((PyTypeObject *)type),
-                         s && PyUnicode_AsUTF8(s) ? PyUnicode_AsUTF8(s) : "?");
+            if (val && PyObject_TypeCheck(val,
+                                          (PyTypeObject *)st->TemplateError))
+                /* raised by a strict Undefined: its hint is the message */
+                fabc_err_set(&e, FABC_E_TEMPLATE, 0, "%s",
+                             s && PyUnicode_AsUTF8(s) ? PyUnicode_AsUTF8(s)
+                                                      : "?");
+            else
+                fabc_err_set(&e, FABC_E_TEMPLATE, 0, "%s: %s",
+                             _PyType_Name((PyTypeObject *)type),
+                             s && PyUnicode_AsUTF8(s) ? PyUnicode_AsUTF8(s)
+                                                      : "?");
             PyErr_Clear();
             fabc_err_pos(&e, r.pyname[0] ? r.pyname : ct->tpl->name,
                          r.pyline, 0);
@@ -4146,18 +4221,38 @@ static PyObject *import_attr(const char *mod, const char *attr)
     return a;
 }
 
-static PyObject *make_markup(void)
+static PyObject *markup_repr(PyObject *self)
 {
-    PyObject *ns = Py_BuildValue("{s()ss}", "__slots__", "__module__",
-                                 "_fabc");
-    PyObject *rv;
+    PyObject *s = PyUnicode_Type.tp_repr(self), *rv;
 
-    if (!ns)
+    if (!s)
         return NULL;
-    rv = PyObject_CallFunction((PyObject *)&PyType_Type, "s(O)O", "Markup",
-                               (PyObject *)&PyUnicode_Type, ns);
-    Py_DECREF(ns);
+    rv = PyUnicode_FromFormat("Markup(%U)", s);
+    Py_DECREF(s);
     return rv;
+}
+
+/* Markup: a str subclass marking escaped text (no instance fields, so no
+ * GC slots of its own). */
+static PyType_Slot markup_slots[] = {
+    { Py_tp_repr, markup_repr },
+    { Py_tp_doc, (void *)"Text that is already escaped (|e, |safe, |tojson)." },
+    { 0, NULL }
+};
+
+static PyType_Spec markup_spec = {
+    .name = "_fabc.Markup",
+    .basicsize = 0,
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_UNICODE_SUBCLASS,
+    .slots = markup_slots,
+};
+
+static PyObject *make_markup(PyObject *m)
+{
+    return PyType_FromModuleAndSpec(m, &markup_spec,
+                                    (PyObject *)&PyUnicode_Type);
 }
 
 int fabc_py_template_exec(PyObject *m, struct fabc_state *st)
@@ -4180,7 +4275,7 @@ int fabc_py_template_exec(PyObject *m, struct fabc_state *st)
     if (!v)
         goto out;
     PyTuple_SET_ITEM(t, TC_MACRO, v);
-    v = make_markup();
+    v = make_markup(m);
     if (!v)
         goto out;
     PyTuple_SET_ITEM(t, TC_MARKUP, v);
