@@ -284,5 +284,7 @@ def images_in_use(cloud):
         if st is None or st.status.startswith("DELETE"):
             continue
         for img in (st.outputs.get("server_images") or []):
-            used.setdefault(img, []).append(s["stack_name"])
+            names = used.setdefault(img, [])
+            if s["stack_name"] not in names:
+                names.append(s["stack_name"])
     return used

@@ -9,7 +9,10 @@
                                          app and upload its image
 
 Tags in task arguments are separated by ';'. `cloud=` picks a clouds.yaml
-cloud (default: OS_* variables or OS_CLOUD).
+cloud; without it OS_* variables or OS_CLOUD are used, and when neither is
+set, the cloud of config.yaml's images.env (the lab, in this repository).
+images.delete refuses images that a stack of config.yaml's envs uses,
+unless force=yes.
 """
 import os
 
@@ -17,7 +20,12 @@ from fabc import task, env as fabc_env, puts, abort
 
 
 def _connect(cloud):
-    from fabc import openstack
+    from fabc import openstack, config
+    if cloud is None and not os.environ.get("OS_AUTH_URL") and \
+            not os.environ.get("OS_CLOUD") and \
+            (config.get("images") or {}).get("env"):
+        from . import _deploy
+        return _deploy.connect(_deploy.settings_for(config["images"]["env"]))
     return openstack.connect(cloud)
 
 
@@ -62,15 +70,26 @@ def upload(path, name=None, tags=None, disk_format="qcow2",
 
 
 @task
-def delete(tag, cloud=None):
+def delete(tag, cloud=None, force=None):
     """Delete every image carrying `tag`, and nothing else."""
     if not tag:
         abort("images.delete needs a tag")
-    glance = _connect(cloud).glance
+    conn = _connect(cloud)
+    glance = conn.glance
     images = glance.images(tag=tag)
     if not images:
         puts("no image carries tag %s" % tag)
         return []
+    in_use = {}
+    if str(force).lower() not in ("1", "yes", "true", "on"):
+        from . import _flow
+        in_use = _flow.images_in_use(conn)
+    busy = [i for i in images if i.id in in_use and tag in i.tags]
+    if busy:
+        abort("refusing to delete image%s in use: %s (force=yes deletes "
+              "anyway)" % ("" if len(busy) == 1 else "s", "; ".join(
+                  "%s %s used by stack %s" % (i.id, i.name, ", ".join(
+                      in_use[i.id])) for i in busy)))
     deleted = []
     for image in sorted(images, key=lambda i: (i.name or "", i.id)):
         if tag not in image.tags:   # never trust a filter with a delete
