@@ -162,6 +162,61 @@ static int undef_strict_raise(PyObject *self)
     return 1;
 }
 
+/* Raise TemplateError with the hint whatever the mode: arithmetic,
+ * ordering, calls and attribute access fail on every Undefined. */
+static PyObject *undef_fail_py(PyObject *self)
+{
+    UndefinedObject *u = (UndefinedObject *)self;
+    int strict = u->strict;
+
+    u->strict = 1;
+    undef_strict_raise(self);
+    u->strict = strict;
+    return NULL;
+}
+
+static PyObject *undef_call(PyObject *self, PyObject *args, PyObject *kw);
+
+static PyObject *undef_binary(PyObject *a, PyObject *b)
+{
+    /* the Undefined may be either operand */
+    if (PyType_GetSlot(Py_TYPE(a), Py_tp_call) == (void *)undef_call)
+        return undef_fail_py(a);
+    return undef_fail_py(b);
+}
+
+static PyObject *undef_unary(PyObject *a)
+{
+    return undef_fail_py(a);
+}
+
+static PyObject *undef_ternary(PyObject *a, PyObject *b, PyObject *c)
+{
+    (void)c;
+    return undef_binary(a, b);
+}
+
+static PyObject *undef_call(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)args, (void)kw;
+    return undef_fail_py(self);
+}
+
+static PyObject *undef_getitem(PyObject *self, PyObject *key)
+{
+    (void)key;
+    return undef_fail_py(self);
+}
+
+static PyObject *undef_getattro(PyObject *self, PyObject *name)
+{
+    if (PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) > 1 &&
+        PyUnicode_READ_CHAR(name, 0) == '_' &&
+        PyUnicode_READ_CHAR(name, 1) == '_')
+        return PyObject_GenericGetAttr(self, name);
+    return undef_fail_py(self);
+}
+
 static PyObject *undef_str(PyObject *self)
 {
     if (undef_strict_raise(self))
@@ -220,7 +275,7 @@ static PyObject *undef_richcompare(PyObject *self, PyObject *other, int op)
         return PyBool_FromLong(same);
     if (op == Py_NE)
         return PyBool_FromLong(!same);
-    Py_RETURN_NOTIMPLEMENTED;
+    return undef_fail_py(self); /* ordering */
 }
 
 static PyType_Slot undef_slots[] = {
@@ -235,6 +290,21 @@ static PyType_Slot undef_slots[] = {
     { Py_tp_iter, undef_iter },
     { Py_tp_hash, undef_hash },
     { Py_tp_richcompare, undef_richcompare },
+    { Py_nb_add, undef_binary },
+    { Py_nb_subtract, undef_binary },
+    { Py_nb_multiply, undef_binary },
+    { Py_nb_true_divide, undef_binary },
+    { Py_nb_floor_divide, undef_binary },
+    { Py_nb_remainder, undef_binary },
+    { Py_nb_power, undef_ternary },
+    { Py_nb_negative, undef_unary },
+    { Py_nb_positive, undef_unary },
+    { Py_nb_absolute, undef_unary },
+    { Py_nb_int, undef_unary },
+    { Py_nb_float, undef_unary },
+    { Py_mp_subscript, undef_getitem },
+    { Py_tp_call, undef_call },
+    { Py_tp_getattro, undef_getattro },
     { Py_tp_doc, (void *)"A template value that is not defined." },
     { 0, NULL }
 };
@@ -2736,17 +2806,10 @@ static PyObject *binop(struct render *r, const struct fabc_tpl_node *n)
 
     if (!l)
         return NULL;
-    if (is_undef(r, l)) {
-        undef_fail(r, n, l);
-        goto out;
-    }
+    /* an Undefined operand raises from its own number slots */
     rt = eval(r, n->kids[1]);
     if (!rt)
         goto out;
-    if (is_undef(r, rt)) {
-        undef_fail(r, n, rt);
-        goto out;
-    }
     switch (n->op) {
     case FABC_TPL_OP_ADD: v = PyNumber_Add(l, rt); break;
     case FABC_TPL_OP_SUB: v = PyNumber_Subtract(l, rt); break;
@@ -3083,11 +3146,6 @@ static PyObject *eval_inner(struct render *r, const struct fabc_tpl_node *n)
         v = eval(r, n->kids[0]);
         if (!v)
             return NULL;
-        if (is_undef(r, v)) {
-            undef_fail(r, n, v);
-            Py_DECREF(v);
-            return NULL;
-        }
         w = n->kind == FABC_TPL_NEG ? PyNumber_Negative(v)
                                     : PyNumber_Positive(v);
         Py_DECREF(v);
@@ -3128,9 +3186,16 @@ static PyObject *eval_inner(struct render *r, const struct fabc_tpl_node *n)
         if (n->kids[2])
             return eval(r, n->kids[2]);
         v = mk_undef(r, PyUnicode_FromFormat(
-                            "the inline if-expression on line %d evaluated "
-                            "to false and no else section was defined.",
-                            n->line));
+                            "the inline if-expression on line %d%s%s%s "
+                            "evaluated to false and no else section was "
+                            "defined.",
+                            n->line,
+                            strcmp(r->ct->tpl->name, "<string>") ? " in '"
+                                                                  : "",
+                            strcmp(r->ct->tpl->name, "<string>")
+                                ? r->ct->tpl->name
+                                : "",
+                            strcmp(r->ct->tpl->name, "<string>") ? "'" : ""));
         if (v) {
             ((UndefinedObject *)v)->soft = 1;
             ((UndefinedObject *)v)->strict = 0;

@@ -156,8 +156,10 @@ def test_corpus(case, corpus_results):
             case["error"], case["message"], got.get("output"))
         assert got["is_template_error"], got
         if case["error"] == "UndefinedError":
-            # same words as Jinja2 for undefined values
-            assert case["message"] in got["message"]
+            # same words as Jinja2 for undefined values (the generator
+            # names its templates __main__, fabc's render() <string>)
+            want = case["message"].replace(" in '__main__'", "")
+            assert want in got["message"]
     else:
         assert "output" in got, "fabc raised %s: %s" % (got.get("error"),
                                                         got.get("message"))

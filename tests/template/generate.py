@@ -14,6 +14,7 @@ tests/template/corpus.json, which tests/integration/test_template.py
 replays through fabc. Cases whose Jinja2 output shows an object address
 (generators, iterators) are dropped: fabc returns lists there.
 """
+import copy
 import json
 import os
 import sys
@@ -392,6 +393,33 @@ for t in [
 ]:
     add(t)
 
+# --- undefined values inside Python operations, quirks -----------------------
+for t in [
+    "{{ xs|indent }}", "{{ n|indent }}", "{{ missing|indent }}",
+    "{{ missing|int }}", "{{ missing|float }}", "{{ d.x|int }}",
+    "{{ [html|e] }}", "{{ [d|tojson] }}", "{{ n[1:] }}", "{{ d[1:] }}",
+    "{{ {'a': 1}|sort(attribute='x') }}", "{{ ['a', 'b']|sort(attribute='x') }}",
+    "{{ missing is sequence }}", "{{ missing is number }}",
+    "{{ d.x is string }}", "{{ missing is iterable }}", "{{ missing is lower }}",
+    "{{ [missing] }}", "{{ 1 in [missing] }}", "{{ [missing]|join }}",
+    "{{ ['a', missing]|sort }}", "{{ xs is odd 1 }}", "{{ n is none 1 }}",
+    "{{ d.missing|default('x')|upper }}", "{{ [d.x, 1]|length }}",
+    "{{ users|map(attribute='x')|join }}", "{{ users|sum(attribute='x') }}",
+    "{{ users|selectattr('x')|list }}", "{{ users|selectattr('x', 'defined')|list }}",
+    "{{ users|rejectattr('x', 'defined')|map(attribute='name')|join }}",
+    "{{ hosts|map(attribute='tags.0')|list }}", "{{ (missing or {}).x }}",
+    "{{ missing.x|default('y') }}", "{% if missing.x is defined %}a{% endif %}",
+    "{% for x in [missing] %}{{ x is defined }}{% endfor %}",
+    "{{ ('a' if no).upper() }}", "{{ ('a' if no) ~ 'b' }}",
+    "{{ xs|first + xs|last }}", "{{ xs|max - xs|min }}", "{{ xs|sort|first }}",
+    "{{ hosts|sort(attribute='weight')|first|attr('get') is defined }}",
+    "{{ hosts|selectattr('port', 'gt', 8080)|map(attribute='name')|join(',') }}",
+    "{{ d.items()|sort|list }}", "{{ d|dictsort|map('last')|list }}",
+    "{{ s.split()|map('lower')|join('-') }}", "{{ '%-10s|'|format(name) }}",
+    "{{ '{0}-{1}'.format(n, f) }}", "{{ '%(a)s' % d }}",
+]:
+    add(t)
+
 # --- realistic config snippets -----------------------------------------------------
 add("""upstream app {
 {% for h in hosts %}
@@ -463,7 +491,8 @@ def render(tpl, ctx, files, strict):
         loader=jinja2.DictLoader(mapping),
         undefined=jinja2.StrictUndefined if strict else jinja2.Undefined)
     try:
-        out = env.get_template("__main__").render(ctx)
+        # a copy: some filters mutate their input (indent on a list)
+        out = env.get_template("__main__").render(copy.deepcopy(ctx))
         return {"output": out}
     except Exception as e:  # noqa: BLE001 -- we record whatever Jinja2 raised
         return {"error": type(e).__name__, "message": str(e)}
