@@ -4218,7 +4218,7 @@ static PyObject *py_render_file(PyObject *self, PyObject *args, PyObject *kw)
 {
     struct fabc_state *st = fabc_py_state(self);
     PyObject *pathobj, *ctx = Py_None, *path = NULL, *cap = NULL;
-    PyObject *vars = NULL, *rv = NULL;
+    PyObject *vars = NULL, *rv = NULL, *key = NULL;
     const char *name = NULL;
     int lenient = 0;
     struct fabc_err err;
@@ -4232,8 +4232,25 @@ static PyObject *py_render_file(PyObject *self, PyObject *args, PyObject *kw)
     name = PyUnicode_AsUTF8(path);
     if (!name)
         goto out;
+    if (name[0] != '/') {
+        /* cache and include directory by absolute path */
+        char *cwd = getcwd(NULL, 0);
+        PyObject *abs;
+
+        if (!cwd) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            goto out;
+        }
+        abs = PyUnicode_FromFormat("%s/%U", cwd, path);
+        free(cwd);
+        if (!abs)
+            goto out;
+        key = abs;
+    } else {
+        key = Py_NewRef(path);
+    }
     fabc_err_clear(&err);
-    cap = load_template(st, path, name, &err);
+    cap = load_template(st, key, name, &err);
     if (!cap) {
         if (!PyErr_Occurred()) {
             if (err.code == FABC_E_OS) {
@@ -4257,6 +4274,7 @@ static PyObject *py_render_file(PyObject *self, PyObject *args, PyObject *kw)
 out:
     Py_XDECREF(vars);
     Py_XDECREF(cap);
+    Py_XDECREF(key);
     Py_XDECREF(path);
     return rv;
 }

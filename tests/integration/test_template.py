@@ -574,6 +574,24 @@ API = [
         c = render_file(p, x=3)
         result = [a, b, c]
         """), ["one 1", "one 2", "two 3 and more"]),
+    ("render-file-relative-cache", textwrap.dedent("""\
+        import os, tempfile
+        d = tempfile.mkdtemp()
+        for sub, word in (("a", "A"), ("b", "B")):
+            os.mkdir(os.path.join(d, sub))
+            p = os.path.join(d, sub, "t.j2")
+            open(p, "w").write(word + " {{ x }}")
+            os.utime(p, (1600000000, 1600000000))
+        old = os.getcwd()
+        try:
+            os.chdir(os.path.join(d, "a"))
+            a = render_file("t.j2", x=1)
+            os.chdir(os.path.join(d, "b"))
+            b = render_file("t.j2", x=2)
+        finally:
+            os.chdir(old)
+        result = [a, b]
+        """), ["A 1", "B 2"]),
     ("render-file-missing", textwrap.dedent("""\
         try:
             render_file("/nonexistent/x.j2")
