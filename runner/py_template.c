@@ -1823,22 +1823,20 @@ static PyObject *select_impl(struct render *r, const struct fabc_tpl_node *n,
         int ok;
 
         y = attr ? get_path(r, x, attrname) : Py_NewRef(x);
-        if (!y)
-            goto fail;
+        if (!y) {
+            Py_CLEAR(rv);
+            goto out;
+        }
         if (tid >= 0)
             ok = apply_test(r, n, tid, y, &ta);
         else
             ok = truth(r, n, y);
         Py_DECREF(y);
-        if (ok < 0)
-            goto fail;
-        if ((mode & 1) ? !ok : ok)
-            if (PyList_Append(rv, x) < 0)
-                goto fail;
+        if (ok < 0 || (((mode & 1) ? !ok : ok) && PyList_Append(rv, x) < 0)) {
+            Py_CLEAR(rv);
+            goto out;
+        }
     }
-    goto out;
-fail:
-    Py_CLEAR(rv);
 out:
     Py_DECREF(l);
     return rv;
@@ -2251,28 +2249,25 @@ static PyObject *f_urlencode(struct render *r, const struct fabc_tpl_node *n,
     fabc_buf_init(&b);
     if (fabc_buf_append(&b, "", 0) < 0)
         return PyErr_NoMemory();
-    if (PyUnicode_Check(v)) {
-        if (url_quote(&b, v, 0) < 0)
-            goto out;
-        goto done;
-    }
     if (PyDict_Check(v)) {
         items = PyDict_Items(v);
-    } else {
+    } else if (!PyUnicode_Check(v)) {
         it = PyObject_GetIter(v);
-        if (!it) {
-            if (!PyErr_ExceptionMatches(PyExc_TypeError))
-                goto out;
+        if (it) {
+            items = PySequence_List(it);
+            Py_DECREF(it);
+        } else if (PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
-            if (url_quote(&b, v, 0) < 0)
-                goto out;
-            goto done;
         }
-        items = PySequence_List(it);
-        Py_DECREF(it);
     }
-    if (!items)
+    if (PyErr_Occurred())
         goto out;
+    if (!items) {
+        /* a string, or anything not iterable: quote its str() */
+        if (url_quote(&b, v, 0) == 0)
+            rv = PyUnicode_DecodeUTF8(b.data, (Py_ssize_t)b.len, "strict");
+        goto out;
+    }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *pair = PySequence_Tuple(PyList_GET_ITEM(items, i));
         int rc;
@@ -2295,7 +2290,6 @@ static PyObject *f_urlencode(struct render *r, const struct fabc_tpl_node *n,
             goto out;
         }
     }
-done:
     rv = PyUnicode_DecodeUTF8(b.data, (Py_ssize_t)b.len, "strict");
 out:
     Py_XDECREF(items);
@@ -3322,21 +3316,21 @@ static int exec_for(struct render *r, const struct fabc_tpl_node *n)
         PyObject *kept = PyList_New(0);
 
         if (!kept)
-            goto restore;
+            goto out;
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
             PyObject *x = PyList_GET_ITEM(items, i), *c;
             int t;
 
             if (assign(r, target, x) < 0) {
                 Py_DECREF(kept);
-                goto restore;
+                goto out;
             }
             c = eval(r, cond);
             t = c ? truth(r, cond, c) : -1;
             Py_XDECREF(c);
             if (t < 0 || (t && PyList_Append(kept, x) < 0)) {
                 Py_DECREF(kept);
-                goto restore;
+                goto out;
             }
         }
         Py_SETREF(items, kept);
@@ -3351,21 +3345,20 @@ static int exec_for(struct render *r, const struct fabc_tpl_node *n)
         if (lp.i > 0)
             PyDict_Clear(fr.vars);
         if (assign(r, target, PyList_GET_ITEM(items, lp.i)) < 0)
-            goto restore;
+            goto out;
         if (exec_body(r, n->kids[2]) < 0)
-            goto restore;
+            goto out;
     }
     r->loop = lp.parent;
     if (lp.n == 0 && n->kids[3]) {
         /* the else block runs in the loop's scope, without `loop` */
         if (exec_body(r, n->kids[3]) < 0)
-            goto restore;
+            goto out;
     }
     rc = 0;
-restore:
+out:
     r->loop = lp.parent;
     r->frame = fr.parent;
-out:
     if (fr.vars)
         PyDict_Clear(fr.vars); /* break macro closure cycles */
     Py_XDECREF(fr.vars);

@@ -1322,6 +1322,96 @@ static struct fabc_tpl_node *mkconst(struct parser *ps, int c, int line,
     return n;
 }
 
+static struct fabc_tpl_node *unexpected(struct parser *ps,
+                                        const struct tok *tk)
+{
+    char d[256];
+
+    describe(tk, d, sizeof(d));
+    if (tk->type == TK_EOF)
+        syntax_err(ps->t, ps->err, tk->line, "unexpected end of template");
+    else
+        syntax_err(ps->t, ps->err, tk->line, "unexpected '%s'", d);
+    return NULL;
+}
+
+/* `[a, b, ...]` after the `[` */
+static struct fabc_tpl_node *parse_list_literal(struct parser *ps, int line)
+{
+    struct kids k = { 0 };
+    struct fabc_tpl_node *n = NULL;
+
+    while (!is_op(cur(ps), OPC(']', 0))) {
+        struct fabc_tpl_node *e;
+
+        if (k.n && expect_op(ps, OPC(',', 0)) < 0)
+            goto out;
+        if (is_op(cur(ps), OPC(']', 0)))
+            break;
+        e = parse_expression(ps, 1);
+        if (!e || kids_push(ps, &k, e) < 0)
+            goto out;
+    }
+    if (expect_op(ps, OPC(']', 0)) < 0)
+        goto out;
+    n = mknode_kids(ps, FABC_TPL_LIST, line, &k);
+out:
+    fabc_free(k.v);
+    return n;
+}
+
+/* `{k: v, ...}` after the `{` */
+static struct fabc_tpl_node *parse_dict_literal(struct parser *ps, int line)
+{
+    struct kids k = { 0 };
+    struct fabc_tpl_node *n = NULL;
+
+    while (!is_op(cur(ps), OPC('}', 0))) {
+        struct fabc_tpl_node *kk, *v;
+
+        if (k.n && expect_op(ps, OPC(',', 0)) < 0)
+            goto out;
+        if (is_op(cur(ps), OPC('}', 0)))
+            break;
+        kk = parse_expression(ps, 1);
+        if (!kk || expect_op(ps, OPC(':', 0)) < 0)
+            goto out;
+        v = parse_expression(ps, 1);
+        if (!v || kids_push(ps, &k, kk) < 0 || kids_push(ps, &k, v) < 0)
+            goto out;
+    }
+    if (expect_op(ps, OPC('}', 0)) < 0)
+        goto out;
+    n = mknode_kids(ps, FABC_TPL_DICT, line, &k);
+out:
+    fabc_free(k.v);
+    return n;
+}
+
+/* adjacent string literals, concatenated */
+static struct fabc_tpl_node *parse_strings(struct parser *ps, int line)
+{
+    struct fabc_buf b;
+    struct fabc_tpl_node *n = NULL;
+
+    fabc_buf_init(&b);
+    if (fabc_buf_append(&b, "", 0) < 0) {
+        nomem(ps->err);
+        goto out;
+    }
+    while (cur(ps)->type == TK_STRING) {
+        if (fabc_buf_append(&b, cur(ps)->s, cur(ps)->len) < 0) {
+            nomem(ps->err);
+            goto out;
+        }
+        advance(ps);
+    }
+    n = mkconst(ps, FABC_TPL_C_STR, line, b.data, b.len);
+out:
+    fabc_buf_free(&b);
+    return n;
+}
+
 static struct fabc_tpl_node *parse_primary(struct parser *ps)
 {
     struct tok *tk = cur(ps);
@@ -1344,115 +1434,34 @@ static struct fabc_tpl_node *parse_primary(struct parser *ps)
         }
         advance(ps);
         break;
-    case TK_STRING: {
-        /* adjacent string literals are concatenated */
-        struct fabc_buf b;
-        int line = tk->line;
-
-        fabc_buf_init(&b);
-        if (fabc_buf_append(&b, "", 0) < 0) {
-            nomem(ps->err);
-            break;
-        }
-        while (cur(ps)->type == TK_STRING) {
-            if (fabc_buf_append(&b, cur(ps)->s, cur(ps)->len) < 0) {
-                nomem(ps->err);
-                fabc_buf_free(&b);
-                b.data = NULL;
-                break;
-            }
-            advance(ps);
-        }
-        if (b.data)
-            n = mkconst(ps, FABC_TPL_C_STR, line, b.data, b.len);
-        fabc_buf_free(&b);
+    case TK_STRING:
+        n = parse_strings(ps, tk->line);
         break;
-    }
     case TK_INT:
-        n = mkconst(ps, FABC_TPL_C_INT, tk->line, tk->s, tk->len);
-        advance(ps);
-        break;
     case TK_FLOAT:
-        n = mkconst(ps, FABC_TPL_C_FLOAT, tk->line, tk->s, tk->len);
+        n = mkconst(ps, tk->type == TK_INT ? FABC_TPL_C_INT : FABC_TPL_C_FLOAT,
+                    tk->line, tk->s, tk->len);
         advance(ps);
         break;
-    case TK_OP:
-        if (tk->op == OPC('(', 0)) {
+    default:
+        if (is_op(tk, OPC('(', 0))) {
             advance(ps);
             n = parse_tuple(ps, 0, NULL, 1);
             if (n && expect_op(ps, OPC(')', 0)) < 0)
                 n = NULL;
-        } else if (tk->op == OPC('[', 0)) {
-            struct kids k = { 0 };
-            int line = tk->line;
-
+        } else if (is_op(tk, OPC('[', 0))) {
             advance(ps);
-            while (!is_op(cur(ps), OPC(']', 0))) {
-                struct fabc_tpl_node *e;
-
-                if (k.n && expect_op(ps, OPC(',', 0)) < 0)
-                    goto listfail;
-                if (is_op(cur(ps), OPC(']', 0)))
-                    break;
-                e = parse_expression(ps, 1);
-                if (!e || kids_push(ps, &k, e) < 0)
-                    goto listfail;
-            }
-            if (expect_op(ps, OPC(']', 0)) < 0)
-                goto listfail;
-            n = mknode_kids(ps, FABC_TPL_LIST, line, &k);
-            break;
-listfail:
-            fabc_free(k.v);
-            n = NULL;
-        } else if (tk->op == OPC('{', 0)) {
-            struct kids k = { 0 };
-            int line = tk->line;
-
+            n = parse_list_literal(ps, tk->line);
+        } else if (is_op(tk, OPC('{', 0))) {
             advance(ps);
-            while (!is_op(cur(ps), OPC('}', 0))) {
-                struct fabc_tpl_node *kk, *v;
-
-                if (k.n && expect_op(ps, OPC(',', 0)) < 0)
-                    goto dictfail;
-                if (is_op(cur(ps), OPC('}', 0)))
-                    break;
-                kk = parse_expression(ps, 1);
-                if (!kk || expect_op(ps, OPC(':', 0)) < 0)
-                    goto dictfail;
-                v = parse_expression(ps, 1);
-                if (!v || kids_push(ps, &k, kk) < 0 ||
-                    kids_push(ps, &k, v) < 0)
-                    goto dictfail;
-            }
-            if (expect_op(ps, OPC('}', 0)) < 0)
-                goto dictfail;
-            n = mknode_kids(ps, FABC_TPL_DICT, line, &k);
-            break;
-dictfail:
-            fabc_free(k.v);
-            n = NULL;
+            n = parse_dict_literal(ps, tk->line);
         } else {
-            goto unexpected;
+            n = unexpected(ps, tk);
         }
         break;
-    default:
-        goto unexpected;
     }
     ps->depth--;
     return n;
-unexpected: {
-        char d[256];
-
-        describe(tk, d, sizeof(d));
-        if (tk->type == TK_EOF)
-            syntax_err(ps->t, ps->err, tk->line,
-                       "unexpected end of template");
-        else
-            syntax_err(ps->t, ps->err, tk->line, "unexpected '%s'", d);
-        ps->depth--;
-        return NULL;
-    }
 }
 
 /* subscript argument: expression or slice */
