@@ -363,6 +363,12 @@ int fabc_glance_remove_tag(struct fabc_keystone *ks, const char *id,
     return tag_call(ks, "DELETE", id, tag, err);
 }
 
+static int typed_field(const char *k)
+{
+    return !strcmp(k, "protected") || !strcmp(k, "min_disk") ||
+           !strcmp(k, "min_ram") || !strcmp(k, "os_hidden");
+}
+
 json_t *fabc_glance_set_properties(struct fabc_keystone *ks, const char *id,
                                    json_t *properties, struct fabc_err *err)
 {
@@ -386,14 +392,22 @@ json_t *fabc_glance_set_properties(struct fabc_keystone *ks, const char *id,
     }
     json_object_foreach(properties, k, v) {
         char text[2048], path[512];
+        json_t *val;
 
-        value_text(v, text, sizeof(text));
+        /* Glance's own typed fields keep their JSON type; custom
+         * properties are strings */
+        if (!json_is_string(v) && typed_field(k)) {
+            val = json_incref(v);
+        } else {
+            value_text(v, text, sizeof(text));
+            val = json_string(text);
+        }
         snprintf(path, sizeof(path), "/%s", k);
         json_array_append_new(patch,
-                              json_pack("{s:s,s:s,s:s}", "op",
+                              json_pack("{s:s,s:s,s:o}", "op",
                                         json_object_get(cur, k) ? "replace"
                                                                 : "add",
-                                        "path", path, "value", text));
+                                        "path", path, "value", val));
     }
     if (glance_call(ks, "PATCH", p.data,
                     "application/openstack-images-v2.1-json-patch", patch,

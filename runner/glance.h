@@ -55,7 +55,9 @@ int fabc_glance_add_tag(struct fabc_keystone *ks, const char *id,
                         const char *tag, struct fabc_err *err);
 int fabc_glance_remove_tag(struct fabc_keystone *ks, const char *id,
                            const char *tag, struct fabc_err *err);
-/* Set (add or replace) properties with a JSON patch; returns the image. */
+/* Set (add or replace) properties with a JSON patch; returns the image.
+ * Custom properties are sent as strings; Glance's typed fields protected,
+ * min_disk, min_ram, os_hidden keep their JSON type. */
 json_t *fabc_glance_set_properties(struct fabc_keystone *ks, const char *id,
                                    json_t *properties, struct fabc_err *err);
 

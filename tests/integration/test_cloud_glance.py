@@ -32,6 +32,24 @@ def test_upload_tag_list_delete(run_cloud, unique, tmp_path):
     assert r["id"] in e["message"] and "not found" in e["message"]
 
 
+def test_protected_image_delete_is_403(run_cloud, unique, tmp_path):
+    data = tmp_path / "img.raw"
+    data.write_bytes(b"p" * 1024)
+    tag = unique("prot")
+    try:
+        p, res = run_cloud("protected:%s,%s" % (tag, data))
+        ok(p)
+        r = res[0]
+        assert r["protected"] is True and r["stage"] == "tested"
+        e = r["error"]
+        assert e["type"] == "CloudError" and e["status"] == 403
+        assert "protected" in e["message"]
+        assert e["method"] == "DELETE" and ":9292/v2/images/" in e["url"]
+        assert r["still"] is True and r["gone"] is True
+    finally:
+        run_cloud("delete_images:" + tag)
+
+
 def test_delete_by_tag_leaves_other_images(run_cloud, unique, tmp_path):
     data = tmp_path / "img.raw"
     data.write_bytes(b"x" * 1024)

@@ -240,3 +240,23 @@ def http_checks(good, refused):
             out[url] = {"status": r.status}
     result(single=single.status, json_ok="version" in single.json(),
            many=out)
+
+
+@task
+def protected(tag, path):
+    glance = openstack.connect().glance
+    img = glance.upload("fabc-it-" + tag, path, tags=[tag],
+                        disk_format="raw")
+    glance.set_properties(img.id, {"protected": True, "stage": "tested"})
+    got = glance.get(img.id)
+    err = None
+    try:
+        glance.delete(img.id)
+    except CloudError as e:
+        err = error_fields(e)
+    still = glance.get(img.id) is not None
+    glance.set_properties(img.id, {"protected": False})
+    glance.delete(img.id)
+    result(error=err, still=still, stage=got.properties.get("stage"),
+           protected=got.data.get("protected"),
+           gone=glance.get(img.id) is None)
