@@ -410,6 +410,17 @@ static PyObject *ssh_submit(PyObject *self, PyObject *args)
         if (!jobs[i] && PyErr_Occurred())
             goto out;
     }
+    /* resolve host names here, GIL released, not in the engine thread */
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!jobs[i])
+            continue;
+        if (fabc_ssh_target_resolve(jobs[i]->target, &prefail[i]) < 0) {
+            fabc_ssh_job_free(jobs[i]);
+            jobs[i] = NULL;
+        }
+    }
+    Py_END_ALLOW_THREADS
     batch = fabc_ssh_batch_new(&err);
     if (!batch) {
         fabc_py_raise(st, &err);

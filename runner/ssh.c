@@ -615,6 +615,36 @@ fail:
     return NULL;
 }
 
+int fabc_ssh_target_resolve(struct fabc_ssh_target *t, struct fabc_err *err)
+{
+    struct addrinfo hints, *ai = NULL;
+    char port[16];
+    int rc;
+
+    while (t->jump)
+        t = t->jump;
+    if (t->addrlen)
+        return 0;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%d", t->port);
+    rc = getaddrinfo(t->host, port, &hints, &ai);
+    if (rc != 0 || !ai || ai->ai_addrlen > sizeof(t->addr)) {
+        fabc_err_set(err, FABC_E_CONNECT, rc,
+                     "ssh %s: cannot resolve %s: %s", t->label, t->host,
+                     rc ? gai_strerror(rc) : "no address");
+        fabc_err_host(err, t->label);
+        if (ai)
+            freeaddrinfo(ai);
+        return -1;
+    }
+    memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
+    t->addrlen = (socklen_t)ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
 struct fabc_ssh_target *fabc_ssh_target_new(const char *hs,
                                             const struct fabc_ssh_opts *o,
                                             const struct fabc_sshconfig *cfg,
@@ -1899,35 +1929,24 @@ static int sess_step(struct sess *s)
         s->state = SS_CONNECT;
         return 1;
     case SS_CONNECT: {
-        struct addrinfo hints, *ai = NULL;
-        char port[16];
+        struct fabc_err re;
         int fd, one = 1;
 
         s->attempt++;
         s->deadline = now + s->t->connect_timeout_ms;
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_NUMERICSERV;
-        snprintf(port, sizeof(port), "%d", s->t->port);
-        rc = getaddrinfo(s->t->host, port, &hints, &ai);
-        if (rc != 0) {
-            char msg[512];
-
-            snprintf(msg, sizeof(msg), "cannot resolve %s: %s", s->t->host,
-                     gai_strerror(rc));
-            return sess_retry_or_fail(s, FABC_E_CONNECT, rc, msg);
-        }
-        fd = socket(ai->ai_family,
-                    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            freeaddrinfo(ai);
+        fabc_err_clear(&re);
+        /* normally resolved by the submitting thread already */
+        if (!s->t->addrlen && fabc_ssh_target_resolve(s->t, &re) < 0)
+            return sess_retry_or_fail(s, FABC_E_CONNECT, re.lib_code,
+                                      re.msg);
+        fd = socket(s->t->addr.ss_family,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
             return sess_failf(s, FABC_E_OS, errno, "socket: %s",
                               strerror(errno));
-        }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         s->fd = fd;
-        rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        freeaddrinfo(ai);
+        rc = connect(fd, (struct sockaddr *)&s->t->addr, s->t->addrlen);
         if (rc == 0) {
             s->state = SS_HANDSHAKE;
             return 1;

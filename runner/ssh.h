@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include <libssh2.h>
 #include <libssh2_sftp.h>
 
@@ -64,6 +66,8 @@ struct fabc_ssh_target {
     int attempts;
     int forward_agent;
     struct fabc_ssh_target *jump; /* owned; NULL = direct */
+    struct sockaddr_storage addr; /* resolved address (direct only) */
+    socklen_t addrlen;            /* 0: not resolved yet */
     char key[1024];  /* cache key */
     char label[320]; /* user@host[:port] for messages */
 };
@@ -75,6 +79,11 @@ struct fabc_ssh_target *fabc_ssh_target_new(const char *hs,
                                             const struct fabc_ssh_opts *o,
                                             const struct fabc_sshconfig *cfg,
                                             struct fabc_err *err);
+/* Resolve the address of the hop fabc connects to directly (t itself, or
+ * the first host of its jump chain) in the calling thread, so the engine
+ * thread never waits for DNS. Call without the GIL. 0, or -1 with err
+ * (FABC_E_CONNECT) set. */
+int fabc_ssh_target_resolve(struct fabc_ssh_target *t, struct fabc_err *err);
 struct fabc_ssh_target *fabc_ssh_target_dup(const struct fabc_ssh_target *t,
                                             struct fabc_err *err);
 void fabc_ssh_target_free(struct fabc_ssh_target *t);

@@ -239,6 +239,37 @@ static void test_target_loop(void **state)
     fabc_sshconfig_free(c);
 }
 
+static void test_resolve(void **state)
+{
+    struct fabc_err err;
+    struct fabc_ssh_opts o;
+    struct fabc_ssh_target *t;
+
+    (void)state;
+    fabc_err_clear(&err);
+    memset(&o, 0, sizeof(o));
+    o.strict = -1;
+    o.gateway = "127.0.0.5:2200";
+    t = fabc_ssh_target_new("[::1]:2222", &o, NULL, &err);
+    assert_non_null(t);
+    /* only the first hop (the gateway) is resolved locally */
+    assert_int_equal(fabc_ssh_target_resolve(t, &err), 0);
+    assert_int_equal(t->addrlen, 0);
+    assert_true(t->jump->addrlen > 0);
+    assert_int_equal(t->jump->addr.ss_family, AF_INET);
+    fabc_ssh_target_free(t);
+    o.gateway = NULL;
+    t = fabc_ssh_target_new("[::1]:2222", &o, NULL, &err);
+    assert_int_equal(fabc_ssh_target_resolve(t, &err), 0);
+    assert_int_equal(t->addr.ss_family, AF_INET6);
+    fabc_ssh_target_free(t);
+    t = fabc_ssh_target_new("no-such-host.invalid", &o, NULL, &err);
+    assert_int_equal(fabc_ssh_target_resolve(t, &err), -1);
+    assert_int_equal(err.code, FABC_E_CONNECT);
+    assert_non_null(strstr(err.msg, "cannot resolve no-such-host.invalid"));
+    fabc_ssh_target_free(t);
+}
+
 /* A job to a closed port fails with a connection error, through the
  * real engine thread (loopback only). */
 static void test_engine_refused(void **state)
@@ -282,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_kh_file_add),
         cmocka_unit_test(test_target),
         cmocka_unit_test(test_target_loop),
+        cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_engine_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

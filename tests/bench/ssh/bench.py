@@ -68,6 +68,9 @@ def main():
     print("# uname: %s" % " ".join(os.uname()))
     print("# median of %d runs; cpu = user+sys of the client; rss = peak "
           "KiB" % REPS)
+    print("# 'fabc Group' and 'fabc -P' run the command as the peers do "
+          "(sshd hands it to the user's shell); 'bash -l' adds Fabric 1's "
+          "default /bin/bash -l -c wrapping")
     rows = {}
     for n in SIZES:
         if n > len(hosts):
@@ -77,9 +80,10 @@ def main():
             f.write("\n".join(hosts[:n]) + "\n")
         peers = {
             "fabc Group": fab + ["fan:%d" % n],
+            "fabc Group bash -l": fab + ["fan:%d,true,1" % n],
             "fabc -P -- true": [FABC, "--ssh-config", cfg, "--known-hosts",
-                                kh, "-P", "-q", "-H", ",".join(hosts[:n]),
-                                "--", "true"],
+                                kh, "-P", "-q", "--set", "use_shell=",
+                                "-H", ",".join(hosts[:n]), "--", "true"],
             "Fabric 2 ThreadingGroup": [PY, os.path.join(HERE,
                                                          "fab2_bench.py"),
                                         "fan", key, str(port), hf, str(n)],

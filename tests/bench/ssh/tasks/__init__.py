@@ -11,11 +11,14 @@ def _hosts(n):
 
 
 @task
-def fan(n="100", cmd="true"):
+def fan(n="100", cmd="true", wrap="0"):
+    """cmd on the first n hosts at once. wrap=1 adds Fabric 1's
+    /bin/bash -l -c wrapping (a second, login shell on every host); the
+    peers run the command as sshd gives it to the user's shell."""
     hosts = _hosts(n)
     with hide("everything"):
         t = time.time()
-        r = Group(hosts).run(cmd)
+        r = Group(hosts).run(cmd, shell=wrap == "1")
         dt = time.time() - t
     bad = [h for h, v in r.items() if isinstance(v, BaseException)]
     print("fan %d hosts %.3f s, %d failed%s" % (
