@@ -49,6 +49,8 @@ enum tctx_slot {
     TC_NUMBER,    /* numbers.Number */
     TC_WORD_RE,   /* re.compile(r"\w+") */
     TC_NAMESPACE, /* types.SimpleNamespace */
+    TC_GROUP,     /* namedtuple (grouper, list) printed as a tuple */
+    TC_PFORMAT,   /* pprint.pformat */
     TC_MAX
 };
 
@@ -381,9 +383,10 @@ struct frame {
 };
 
 struct loopst {
-    PyObject *items; /* list */
+    PyObject *items;   /* list */
     Py_ssize_t i, n;
     int depth;
+    PyObject *changed; /* last loop.changed() arguments (owned) or NULL */
     struct loopst *parent;
 };
 
@@ -1189,11 +1192,45 @@ empty:
                     PyUnicode_FromString("No last item, sequence was empty."));
 }
 
+static PyObject *sort_key(struct render *r, PyObject *x, PyObject *attribute,
+                          int ignore_case);
+
+/* sort(attribute='a,b'): a list of keys, as Jinja2's multi attrgetter */
+static PyObject *sort_key_multi(struct render *r, PyObject *x,
+                                PyObject *attribute, int ignore_case)
+{
+    PyObject *comma = PyUnicode_FromString(","), *parts, *keys = NULL;
+
+    if (!comma)
+        return NULL;
+    parts = PyUnicode_Split(attribute, comma, -1);
+    Py_DECREF(comma);
+    if (!parts)
+        return NULL;
+    keys = PyList_New(PyList_GET_SIZE(parts));
+    for (Py_ssize_t i = 0; keys && i < PyList_GET_SIZE(parts); i++) {
+        PyObject *k = sort_key(r, x, PyList_GET_ITEM(parts, i), ignore_case);
+
+        if (!k)
+            Py_CLEAR(keys);
+        else
+            PyList_SET_ITEM(keys, i, k);
+    }
+    Py_DECREF(parts);
+    return keys;
+}
+
 /* key for sorting: attribute path and/or lower() */
 static PyObject *sort_key(struct render *r, PyObject *x, PyObject *attribute,
                           int ignore_case)
 {
-    PyObject *y = attribute ? get_path(r, x, attribute) : Py_NewRef(x);
+    PyObject *y;
+
+    if (attribute && PyUnicode_Check(attribute) &&
+        PyUnicode_FindChar(attribute, ',', 0,
+                           PyUnicode_GET_LENGTH(attribute), 1) >= 0)
+        return sort_key_multi(r, x, attribute, ignore_case);
+    y = attribute ? get_path(r, x, attribute) : Py_NewRef(x);
 
     if (y && ignore_case && PyUnicode_Check(y)) {
         PyObject *z = call_method0(y, "lower");
@@ -1204,8 +1241,11 @@ static PyObject *sort_key(struct render *r, PyObject *x, PyObject *attribute,
     return y;
 }
 
-/* Stable sort of `l` (a list we own) by keys; keys list parallel. */
-static int sort_by_keys(PyObject *l, PyObject *keys, int reverse)
+/* Stable sort of `l` (a list we own) by keys; keys list parallel.
+ * plain: the keys are compared as they are (dictsort, groupby), so an
+ * Undefined key fails as Python's sort would fail on it; otherwise they
+ * are compared like Jinja2's attribute lists (sort), == first. */
+static int sort_by_keys(PyObject *l, PyObject *keys, int reverse, int plain)
 {
     Py_ssize_t n = PyList_GET_SIZE(l);
     PyObject *dec = PyList_New(n);
@@ -1213,6 +1253,16 @@ static int sort_by_keys(PyObject *l, PyObject *keys, int reverse)
 
     if (!dec)
         return -1;
+    for (Py_ssize_t i = 0; plain && n > 1 && i < n; i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i);
+
+        /* Python's sort would order an Undefined key with <, which fails
+         * in every mode; the tuples below would only test it with == */
+        if (PyType_GetSlot(Py_TYPE(k), Py_tp_call) == (void *)undef_call) {
+            undef_fail_py(k);
+            goto out;
+        }
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = Py_BuildValue("(OnO)", PyList_GET_ITEM(keys, i),
                                     reverse ? -i : i, PyList_GET_ITEM(l, i));
@@ -1252,7 +1302,7 @@ static PyObject *sorted_by(struct render *r, PyObject *v, PyObject *attribute,
             goto fail;
         PyList_SET_ITEM(keys, i, k);
     }
-    if (sort_by_keys(l, keys, reverse) < 0)
+    if (sort_by_keys(l, keys, reverse, 0) < 0)
         goto fail;
     Py_DECREF(keys);
     return l;
@@ -1772,7 +1822,7 @@ static PyObject *f_dictsort(struct render *r, const struct fabc_tpl_node *n,
             goto fail;
         PyList_SET_ITEM(keys, i, k);
     }
-    if (sort_by_keys(items, keys, reverse) < 0)
+    if (sort_by_keys(items, keys, reverse, 1) < 0)
         goto fail;
     Py_DECREF(keys);
     return items;
@@ -2333,6 +2383,114 @@ static PyObject *f_default(struct render *r, const struct fabc_tpl_node *n,
     return Py_NewRef(v);
 }
 
+/* groupby key of x: attribute path, default for Undefined, lower() */
+static PyObject *group_key(struct render *r, PyObject *x, PyObject *attribute,
+                           PyObject *dflt, int ignore_case)
+{
+    PyObject *k = get_path(r, x, attribute);
+
+    if (k && dflt && dflt != Py_None && is_undef(r, k))
+        Py_SETREF(k, Py_NewRef(dflt));
+    if (k && ignore_case && PyUnicode_Check(k))
+        Py_SETREF(k, call_method0(k, "lower"));
+    return k;
+}
+
+static PyObject *f_groupby(struct render *r, const struct fabc_tpl_node *n,
+                           PyObject *v, const struct args *a)
+{
+    PyObject *attribute = arg(a, 0, "attribute"), *dflt = arg(a, 1, "default");
+    int cs = arg_bool(a, 2, "case_sensitive", 0);
+    PyObject *l = NULL, *keys = NULL, *rv = NULL, *cur = NULL, *curkey = NULL;
+
+    if (!attribute)
+        return terr(r, n, "groupby() missing required argument 'attribute'");
+    if (cs < 0)
+        return NULL;
+    l = list_of(v);
+    keys = l ? PyList_New(PyList_GET_SIZE(l)) : NULL;
+    if (!keys)
+        goto fail;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(l); i++) {
+        PyObject *k = group_key(r, PyList_GET_ITEM(l, i), attribute, dflt,
+                                !cs);
+
+        if (!k)
+            goto fail;
+        PyList_SET_ITEM(keys, i, k);
+    }
+    if (sort_by_keys(l, keys, 0, 1) < 0)
+        goto fail;
+    rv = PyList_New(0);
+    if (!rv)
+        goto fail;
+    for (Py_ssize_t i = 0; i <= PyList_GET_SIZE(l); i++) {
+        PyObject *x = i < PyList_GET_SIZE(l) ? PyList_GET_ITEM(l, i) : NULL;
+        PyObject *k = x ? group_key(r, x, attribute, dflt, !cs) : NULL;
+        int same = 0;
+
+        if (x && !k)
+            goto fail;
+        if (k && curkey) {
+            same = PyObject_RichCompareBool(k, curkey, Py_EQ);
+            if (same < 0) {
+                Py_DECREF(k);
+                goto fail;
+            }
+        }
+        if (cur && !same) {
+            /* close the group; its grouper is the first value's key */
+            PyObject *g = group_key(r, PyList_GET_ITEM(cur, 0), attribute,
+                                    dflt, 0), *tup;
+            int rc;
+
+            if (!g) {
+                Py_XDECREF(k);
+                goto fail;
+            }
+            tup = PyObject_CallFunction(tcx(r, TC_GROUP), "OO", g, cur);
+            Py_DECREF(g);
+            rc = tup ? PyList_Append(rv, tup) : -1;
+            Py_XDECREF(tup);
+            Py_CLEAR(cur);
+            if (rc < 0) {
+                Py_XDECREF(k);
+                goto fail;
+            }
+        }
+        if (!x)
+            break;
+        if (!cur) {
+            cur = PyList_New(0);
+            if (!cur) {
+                Py_DECREF(k);
+                goto fail;
+            }
+        }
+        Py_XSETREF(curkey, k);
+        if (PyList_Append(cur, x) < 0)
+            goto fail;
+    }
+    Py_XDECREF(curkey);
+    Py_DECREF(keys);
+    Py_DECREF(l);
+    return rv;
+fail:
+    Py_XDECREF(cur);
+    Py_XDECREF(curkey);
+    Py_XDECREF(rv);
+    Py_XDECREF(keys);
+    Py_XDECREF(l);
+    return NULL;
+}
+
+static PyObject *f_pprint(struct render *r, const struct fabc_tpl_node *n,
+                          PyObject *v, const struct args *a)
+{
+    (void)n, (void)a;
+    return PyObject_CallOneArg(tcx(r, TC_PFORMAT), v);
+}
+
 static PyObject *f_wordwrap(struct render *r, const struct fabc_tpl_node *n,
                             PyObject *v, const struct args *a)
 {
@@ -2386,6 +2544,8 @@ static const struct filter_def filters[] = {
     { "safe", f_safe },
     { "urlencode", f_urlencode },
     { "attr", f_attr },
+    { "groupby", f_groupby },
+    { "pprint", f_pprint },
     { "wordwrap", f_wordwrap },
     { NULL, NULL }
 };
@@ -2924,7 +3084,8 @@ enum loop_attr_code {
     LA_DEPTH0,
     LA_PREVITEM,
     LA_NEXTITEM,
-    LA_CYCLE
+    LA_CYCLE,
+    LA_CHANGED
 };
 
 static int loop_attr_code(const char *a)
@@ -2932,7 +3093,7 @@ static int loop_attr_code(const char *a)
     static const char *const names[] = { "", "index", "index0", "revindex",
                                          "revindex0", "first", "last",
                                          "length", "depth", "depth0",
-                                         "previtem", "nextitem", "cycle",
+                                         "previtem", "nextitem", "cycle", "changed",
                                          NULL };
 
     for (int i = 1; names[i]; i++)
@@ -3002,6 +3163,24 @@ static PyObject *eval_call(struct render *r, const struct fabc_tpl_node *n)
             goto out;
         }
         rv = Py_NewRef(a.pos[r->loop->i % a.npos]);
+        goto out;
+    }
+    if (cn->kind == FABC_TPL_LOOPATTR && r->loop && cn->op == LA_CHANGED) {
+        int same = 0;
+
+        if (eval_args(r, n, 1, &a) < 0)
+            goto out;
+        t = args_tuple(&a, 0);
+        if (!t)
+            goto out;
+        if (r->loop->changed) {
+            same = PyObject_RichCompareBool(t, r->loop->changed, Py_EQ);
+            if (same < 0)
+                goto out;
+        }
+        if (!same)
+            Py_XSETREF(r->loop->changed, Py_NewRef(t));
+        rv = PyBool_FromLong(!same);
         goto out;
     }
     f = eval(r, cn);
@@ -3294,7 +3473,7 @@ static int exec_for(struct render *r, const struct fabc_tpl_node *n)
     const struct fabc_tpl_node *target = n->kids[0], *cond = n->kids[4];
     PyObject *seq = NULL, *items = NULL;
     struct frame fr = { NULL, NULL, r->frame };
-    struct loopst lp = { NULL, 0, 0, 1, r->loop };
+    struct loopst lp = { NULL, 0, 0, 1, NULL, r->loop };
     int rc = -1;
 
     seq = eval(r, n->kids[1]);
@@ -3359,6 +3538,7 @@ static int exec_for(struct render *r, const struct fabc_tpl_node *n)
 out:
     r->loop = lp.parent;
     r->frame = fr.parent;
+    Py_XDECREF(lp.changed);
     if (fr.vars)
         PyDict_Clear(fr.vars); /* break macro closure cycles */
     Py_XDECREF(fr.vars);
@@ -4331,6 +4511,25 @@ static PyObject *make_markup(PyObject *m)
                                     (PyObject *)&PyUnicode_Type);
 }
 
+/* collections.namedtuple("_GroupTuple", "grouper list") whose str() and
+ * repr() are a plain tuple's, as Jinja2's groupby items. */
+static PyObject *make_group_tuple(void)
+{
+    PyObject *nt = import_attr("collections", "namedtuple"), *cls = NULL;
+    PyObject *trepr = NULL;
+
+    if (!nt)
+        return NULL;
+    cls = PyObject_CallFunction(nt, "ss", "_GroupTuple", "grouper list");
+    trepr = PyObject_GetAttrString((PyObject *)&PyTuple_Type, "__repr__");
+    if (!cls || !trepr || PyObject_SetAttrString(cls, "__repr__", trepr) < 0 ||
+        PyObject_SetAttrString(cls, "__str__", trepr) < 0)
+        Py_CLEAR(cls);
+    Py_XDECREF(trepr);
+    Py_DECREF(nt);
+    return cls;
+}
+
 int fabc_py_template_exec(PyObject *m, struct fabc_state *st)
 {
     PyObject *t = PyTuple_New(TC_MAX), *builtins, *glob, *re;
@@ -4379,6 +4578,14 @@ int fabc_py_template_exec(PyObject *m, struct fabc_state *st)
     if (!v)
         goto out;
     PyTuple_SET_ITEM(t, TC_NAMESPACE, v);
+    v = make_group_tuple();
+    if (!v)
+        goto out;
+    PyTuple_SET_ITEM(t, TC_GROUP, v);
+    v = import_attr("pprint", "pformat");
+    if (!v)
+        goto out;
+    PyTuple_SET_ITEM(t, TC_PFORMAT, v);
     glob = PyDict_New();
     if (!glob)
         goto out;

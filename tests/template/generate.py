@@ -420,6 +420,25 @@ for t in [
 ]:
     add(t)
 
+# --- groupby, pprint, loop.changed ---------------------------------------------
+for t in [
+    "{% for g, items in hosts|groupby('backup') %}{{ g }}: "
+    "{{ items|map(attribute='name')|join(',') }}\n{% endfor %}",
+    "{% for g in users|groupby('admin') %}{{ g.grouper }}={{ g.list|length }} "
+    "{% endfor %}",
+    "{{ users|groupby('admin') }}", "{{ words|groupby('0')|list }}",
+    "{% for g, l in hosts|groupby('tags.0', default='none') %}[{{ g }}:"
+    "{{ l|length }}]{% endfor %}",
+    "{{ hosts|groupby('nope') }}", "{{ d|pprint }}", "{{ hosts|pprint }}",
+    "{{ users|sort(attribute='admin,name')|map(attribute='name')|join }}",
+    "{{ users|sort(attribute='admin,age', reverse=true)|map(attribute='name')"
+    "|join }}",
+    "{% for x in [1, 1, 2, 2, 1] %}{{ loop.changed(x) }},{% endfor %}",
+    "{% for h in hosts|sort(attribute='backup') %}{% if loop.changed(h.backup) %}"
+    "== {{ h.backup }}\n{% endif %}{{ h.name }}\n{% endfor %}",
+]:
+    add(t)
+
 # --- realistic config snippets -----------------------------------------------------
 add("""upstream app {
 {% for h in hosts %}
