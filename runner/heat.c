@@ -942,7 +942,8 @@ out:
 }
 
 int fabc_heat_delete(struct fabc_keystone *ks, const char *name, int wait,
-                     long timeout_s, int quiet, struct fabc_err *err)
+                     long timeout_s, int quiet, int *existed,
+                     struct fabc_err *err)
 {
     struct waiter w = {.name = name, .quiet = quiet};
     json_t *stack = NULL, *final = NULL;
@@ -951,9 +952,13 @@ int fabc_heat_delete(struct fabc_keystone *ks, const char *name, int wait,
     int ret = -1, gone = 0;
 
     fabc_err_clear(&e2);
+    if (existed)
+        *existed = 1;
     stack = lookup(ks, name, &path, &e2);
     if (!stack) {
         if (e2.code == FABC_E_HTTP && e2.status == 404) {
+            if (existed)
+                *existed = 0;
             ret = 0; /* already gone */
             goto out;
         }

@@ -71,9 +71,10 @@ json_t *fabc_heat_validate(struct fabc_keystone *ks,
                            struct fabc_err *err);
 
 /* Delete by name or id; waits when `wait`. A missing stack is not an
- * error. 0/-1. */
+ * error: then *existed (may be NULL) is 0. 0/-1. */
 int fabc_heat_delete(struct fabc_keystone *ks, const char *name, int wait,
-                     long timeout_s, int quiet, struct fabc_err *err);
+                     long timeout_s, int quiet, int *existed,
+                     struct fabc_err *err);
 
 /* The stack ({"stack_name", "id", "stack_status", "outputs", ...}) or
  * NULL: *found is 0 when it does not exist (or is DELETE_COMPLETE), 1 and

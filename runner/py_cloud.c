@@ -158,8 +158,12 @@ static int dispatch(struct fabc_keystone *ks, const char *op, json_t *a,
     } else if (!strcmp(op, "heat.validate")) {
         *out = fabc_heat_validate(ks, &ho, err);
     } else if (!strcmp(op, "heat.delete")) {
+        int existed = 0;
+
         ret = fabc_heat_delete(ks, name, ho.wait, ho.timeout_s, ho.quiet,
-                               err);
+                               &existed, err);
+        if (ret == 0)
+            *out = json_boolean(existed);
         goto out;
     } else if (!strcmp(op, "heat.get")) {
         *out = fabc_heat_get(ks, name, &found, err);

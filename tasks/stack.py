@@ -164,15 +164,18 @@ def delete(env=None, name=None, settings=None):
         return _flows().delete(env)
     s = _settings(settings or env, name)
     cloud = _connect(s)
-    stack = cloud.heat.get(s["name"])
-    if stack is None:
-        puts("stack %s does not exist" % s["name"])
-        return
     if fabc_env.dry_run:
-        puts("[dry-run] would delete stack %s (%s)" % (stack.name, stack.id))
+        stack = cloud.heat.get(s["name"])
+        if stack is None:
+            puts("stack %s does not exist" % s["name"])
+        else:
+            puts("[dry-run] would delete stack %s (%s)" % (stack.name,
+                                                           stack.id))
         return
-    cloud.heat.delete(s["name"])
-    puts("stack %s deleted" % s["name"])
+    if cloud.heat.delete(s["name"]):
+        puts("stack %s deleted" % s["name"])
+    else:
+        puts("stack %s does not exist" % s["name"])
 
 
 @task

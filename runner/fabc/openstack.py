@@ -198,10 +198,11 @@ class Heat(_Service):
         return Stack(self, self._call("heat.update", **args))
 
     def delete(self, name, *, wait=True, timeout=None, quiet=None):
-        """Delete the stack; a stack that does not exist is not an
-        error."""
-        self._call("heat.delete", name=name, wait=bool(wait),
-                   timeout=_seconds(timeout), quiet=self._quiet(quiet))
+        """Delete the stack (and wait). Returns True, or False when there
+        was no such stack (not an error)."""
+        return bool(self._call("heat.delete", name=name, wait=bool(wait),
+                               timeout=_seconds(timeout),
+                               quiet=self._quiet(quiet)))
 
     def get(self, name):
         """The stack, or None when there is none of that name (or id)."""
