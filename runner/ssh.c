@@ -1662,7 +1662,14 @@ static int exec_step(struct sess *s, struct fabc_ssh_job *j)
                 j->answer_off = j->answer ? strlen(j->answer) + 1 : 0;
             }
             if (j->auth_failed && !j->eof_sent) {
-                rc = libssh2_channel_send_eof(j->chan);
+                /* end sudo's password read: EOF, or ^C on a terminal */
+                if (j->pty) {
+                    ssize_t w = libssh2_channel_write(j->chan, "\003", 1);
+
+                    rc = w < 0 ? (int)w : 0;
+                } else {
+                    rc = libssh2_channel_send_eof(j->chan);
+                }
                 if (rc == LIBSSH2_ERROR_EAGAIN)
                     return FABC_STEP_AGAIN;
                 j->eof_sent = 1;

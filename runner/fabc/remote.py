@@ -425,9 +425,8 @@ def _put_run(hosts, files, dirs, multi, remote_path, mode, use_sudo,
         return rp
 
     # 2. directories (in order, parents first)
-    for h in live:
-        if multi and not isdir[h]:
-            dirs = [""] + list(dirs)
+    if multi and any(not isdir[h] for h in live):
+        dirs = [""] + list(dirs)  # create the target directory too
     if dirs and not use_sudo:
         jobs, owners = [], []
         for d in dirs:

@@ -290,3 +290,16 @@ def test_parallel_pool(fabc_ssh, ssh_lab):
                  pkg=PKG)
     assert r.returncode == 0, r.stdout + r.stderr
     assert len(marks(r.stdout, "echo")) == 12
+
+
+def test_sudo_password_with_pty(fabc_ssh, ssh_lab):
+    h = "fabclab@" + ssh_lab.host(1)
+    r = fabc_ssh("sudo_pty:LabPass1", "-H", h, pkg=PKG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert mark(r.stdout, "sudo_pty")["stdout"].strip() == "root"
+    assert "LabPass1" not in r.stdout + r.stderr
+    r = fabc_ssh("sudo_pty:Wrong999", "-H", h, pkg=PKG, timeout=60)
+    assert r.returncode == 1
+    assert "incorrect sudo password" in r.stdout + r.stderr
+    assert r.elapsed < 15
+    assert "Wrong999" not in r.stdout + r.stderr

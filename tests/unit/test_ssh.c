@@ -16,8 +16,10 @@
 #include "ssh.h"
 #include "util.h"
 
-#define KEY1 "AAAAC3NzaC1lZDI1NTE5AAAAIIDiKQzbxsMOQIZWAE49wb4af2kDa0YbX3SKcrXhckBa"
-#define KEY2 "AAAAC3NzaC1lZDI1NTE5AAAAIN1Lg0bfM+uH09Ea/r1Vb69b/IWcGcfJo8p5LjmtZ4m/"
+#define KEY1                                                                  \
+    "AAAAC3NzaC1lZDI1NTE5AAAAIIDiKQzbxsMOQIZWAE49wb4af2kDa0YbX3SKcrXhckBa"
+#define KEY2                                                                  \
+    "AAAAC3NzaC1lZDI1NTE5AAAAIN1Lg0bfM+uH09Ea/r1Vb69b/IWcGcfJo8p5LjmtZ4m/"
 #define HASHED "|1|yT/yWUym7U5LocGADhyT09X6FwE=|UbJX7GtL9xEdYRKzkYlX5Jlezac="
 
 static size_t blob(const char *b64, unsigned char *out, size_t n)

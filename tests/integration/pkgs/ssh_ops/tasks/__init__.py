@@ -206,3 +206,10 @@ def push_then_small(big, remote_big, small, remote_small):
 @task
 def keepalive_sleep(secs="3"):
     out("keepalive", res(run("sleep %s; echo woke" % secs)))
+
+
+@task
+def sudo_pty(pw=""):
+    if pw:
+        env.sudo_password = pw
+    out("sudo_pty", res(sudo("id -un", pty=True, timeout=20)))
