@@ -3523,6 +3523,9 @@ static int exec_for(struct render *r, const struct fabc_tpl_node *n)
         /* every iteration starts with a fresh scope, as in Jinja2 */
         if (lp.i > 0)
             PyDict_Clear(fr.vars);
+        /* long loops stay interruptible (Ctrl-C, fabc cancel) */
+        if ((lp.i & 1023) == 1023 && fabc_py_check_signals() < 0)
+            goto out;
         if (assign(r, target, PyList_GET_ITEM(items, lp.i)) < 0)
             goto out;
         if (exec_body(r, n->kids[2]) < 0)

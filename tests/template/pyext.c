@@ -14,6 +14,11 @@ struct fabc_state *fabc_py_state(PyObject *module)
     return (struct fabc_state *)PyModule_GetState(module);
 }
 
+int fabc_py_check_signals(void)
+{
+    return PyErr_CheckSignals();
+}
+
 PyObject *fabc_py_raise(struct fabc_state *st, const struct fabc_err *err)
 {
     PyObject *exc, *cls = st->Error;
