@@ -18,7 +18,9 @@ export SSH_LAB_DIR="$lab" SSH_LAB_HOSTS="${BENCH_HOSTS:-500}" \
 trap 'sh "$root/tests/lab/sshd-stop.sh"' EXIT INT TERM
 sh "$root/tests/lab/sshd-start.sh"
 # a private copy, so a rebuild during the run cannot disturb it
-mkdir -p "$lab"
-cp "${FABC:-$root/bin/fabc}" "$lab/fabc.bench"
-BENCH_LAB="$lab" BENCH_PORT="$port" FABC="$lab/fabc.bench" \
+# (it finds its Python package at <exe>/../runner)
+mkdir -p "$lab/bin"
+cp "${FABC:-$root/bin/fabc}" "$lab/bin/fabc"
+ln -sfn "$root/runner" "$lab/runner"
+BENCH_LAB="$lab" BENCH_PORT="$port" FABC="$lab/bin/fabc" \
     /usr/bin/python3 "$here/bench.py"
