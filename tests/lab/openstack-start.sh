@@ -178,14 +178,16 @@ http-socket = $LAB_HOST:5000
 wsgi-file = /usr/bin/keystone-wsgi-public
 env = OS_KEYSTONE_CONFIG_FILES=$OS/etc/keystone/keystone.conf
 master = true
-processes = 1
-threads = 8
+# two processes use both cores of a small machine (Python's GIL limits
+# one process to one core); no token cache, so revocations are seen at once
+processes = 2
+threads = 4
 enable-threads = true
 lazy-apps = true
 die-on-term = true
 no-orphans = true
 buffer-size = 65535
-listen = 64
+listen = 128
 name = fabc-lab-keystone
 pidfile = $OS/pids/keystone.pid
 chdir = $OS
@@ -381,6 +383,7 @@ if ! synced keystone "$KVER"; then
         --bootstrap-public-url "$KS_URL" --bootstrap-internal-url "$KS_URL" \
         || die "keystone bootstrap failed (logs/manage.log)"
 fi
+stale keystone 'uwsgi.*keystone' INT "$OS/etc/keystone/uwsgi.ini" 5000
 if running keystone 'uwsgi.*keystone'; then
     say "keystone already running"
 else
