@@ -18,14 +18,19 @@ LIBS      := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 .PHONY: fuzz-all
 fuzz-all: $(TARGETS)
-	@set -e; for t in $(TARGETS); do \
+	@status=0; for t in $(TARGETS); do \
 	  name=$$(basename $$t); corpus=tests/fuzz/corpus-$$name; \
 	  mkdir -p $$corpus; seeds=tests/fuzz/seeds/$$name; \
 	  echo "== $$name for $(FUZZ_SECONDS)s"; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	      $$corpus $$( [ -d $$seeds ] && echo $$seeds ) 2>&1 | \
-	      grep -E "stat::number_of_executed_units|Done|ERROR|SUMMARY" ; \
-	done
+	      -artifact_prefix=$(FZ)/$$name- \
+	      $$corpus $$( [ -d $$seeds ] && echo $$seeds ) \
+	      >$(FZ)/$$name.log 2>&1; rc=$$?; \
+	  grep -E "^Done|stat::number_of_executed_units|ERROR|SUMMARY" \
+	      $(FZ)/$$name.log; \
+	  if [ $$rc != 0 ]; then echo "$$name: FAILED (exit $$rc), see" \
+	      "$(FZ)/$$name.log"; tail -n 40 $(FZ)/$$name.log; status=1; fi; \
+	done; exit $$status
 
 $(FZ)/fuzz_py_%: tests/fuzz/fuzz_py_%.c $(CORE_SRCS) $(PY_SRCS)
 	@mkdir -p $(FZ)
