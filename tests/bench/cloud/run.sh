@@ -21,7 +21,15 @@ PY=/usr/bin/python3
 TEMPLATE=$ROOT/heat/test-stack.yaml
 OPENRC=$ROOT/tests/lab/run/openrc
 OUT=$(mktemp -d /tmp/fabc-bench-cloud.XXXXXX)
-trap 'rm -rf "$OUT"' EXIT
+cleanup() { # delete any stack a failed run left behind, then the scratch
+    local n
+    for n in $(cat "$OUT/names" 2>/dev/null); do
+        "$FABC" -f "$ROOT/tasks" --hide status,running \
+            "stack.delete:name=$n" > /dev/null 2>&1 || true
+    done
+    rm -rf "$OUT"
+}
+trap cleanup EXIT
 
 [ -x "$FABC" ] || { echo "no $FABC: run make first" >&2; exit 2; }
 command -v openstack > /dev/null || {
@@ -57,6 +65,7 @@ run_tool() { # run_tool TOOL : RUNS timed create+delete cycles
     local tool=$1 i name r
     for i in $(seq 1 "$RUNS"); do
         name=bench-$tool-$$-$i
+        echo "$name" >> "$OUT/names"
         r=$(measure bash -c "$(declare -f fabc_create fabc_delete \
             osc_create osc_delete); FABC='$FABC' ROOT='$ROOT' \
             TEMPLATE='$TEMPLATE' PARAMS_FABC='$PARAMS_FABC' \
@@ -64,16 +73,19 @@ run_tool() { # run_tool TOOL : RUNS timed create+delete cycles
         echo "$r" | awk '{print $1}' >> "$OUT/$tool.create.wall"
         echo "$r" | awk '{print $2}' >> "$OUT/$tool.create.cpu"
         [ "$(echo "$r" | awk '{print $3}')" = 0 ] ||
-            echo "warning: $tool create exited $(echo "$r" | awk '{print $3}') (see $OUT/log)" >&2
+            echo "warning: $tool create exited $(echo "$r" | awk '{print $3}'): timing not comparable" >&2
         r=$(measure bash -c "$(declare -f fabc_delete osc_delete); \
             FABC='$FABC' ROOT='$ROOT'; ${tool}_delete $name")
         echo "$r" | awk '{print $1}' >> "$OUT/$tool.delete.wall"
         echo "$r" | awk '{print $2}' >> "$OUT/$tool.delete.cpu"
+        [ "$(echo "$r" | awk '{print $3}')" = 0 ] ||
+            echo "warning: $tool delete exited $(echo "$r" | awk '{print $3}'): timing not comparable" >&2
     done
 }
 
 count_requests() { # count_requests TOOL : one --debug cycle, requests made
     local tool=$1 name=bench-$1-$$-debug n1 n2
+    echo "$name" >> "$OUT/names"
     if [ "$tool" = fabc ]; then
         n1=$(fabc_create "$name" --debug 2>&1 | grep -c ' REQ [A-Z]* http' || true)
         n2=$(fabc_delete "$name" --debug 2>&1 | grep -c ' REQ [A-Z]* http' || true)
