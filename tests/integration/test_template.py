@@ -14,7 +14,8 @@ tests below compare.
 * test_api_*: render()/render_file() behaviour (errors, cache, options).
 
 Set FABC_TPL_BACKEND=ext to run against the stand-alone test extension
-(tests/template/build_ext.sh) instead of bin/fabc.
+(tests/template/build_ext.sh; FABC_TPL_EXT_DIR=dir to take it from
+elsewhere) instead of bin/fabc.
 """
 import json
 import os
@@ -92,7 +93,8 @@ def _run_fabc(jobs, tmp):
 
 
 def _run_ext(jobs, tmp):
-    sys.path.insert(0, os.path.join(ROOT, "tests", "template", "build"))
+    sys.path.insert(0, os.environ.get(
+        "FABC_TPL_EXT_DIR", os.path.join(ROOT, "tests", "template", "build")))
     import _fabc_tpl_test as ext  # noqa: E402 -- built by build_ext.sh
     ns = {}
     exec(TASKS.replace("from fabc import task", "task = lambda f: f")
