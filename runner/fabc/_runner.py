@@ -553,17 +553,24 @@ def _main(o, report, runs):
                    {"error": error_dict(r.error)}),
             } for r in results]})
         failed = [r for r in results if not r.ok and not r.skipped]
-        for r in results:
-            if not r.ok:
-                report_failure(name, r, pkg)
         if any(isinstance(r.error, KeyboardInterrupt) for r in failed):
             raise KeyboardInterrupt
+        for r in results:
+            if not r.ok:
+                report_failure(name, r, pkg, several=len(failed) > 1)
+        if len(failed) > 1:
+            emit("\nFatal error: %d hosts failed while executing task "
+                 "'%s': %s\n" % (len(failed), name,
+                                 ", ".join(r.host for r in failed)), 2)
         if failed:
+            emit("\nAborting.\n", 2)
             return EXIT_FAILED
     return EXIT_OK
 
 
-def report_failure(name, r, pkg):
+def report_failure(name, r, pkg, several=False):
+    """One host's failure: 'Fatal error: ...' when it is the only one,
+    else an error line per host (the run ends with one Fatal error)."""
     e = r.error
     where = "" if r.host == _tasks.LOCAL_ONLY else "[%s] " % r.host
     if r.skipped:
@@ -571,11 +578,10 @@ def report_failure(name, r, pkg):
                                                           describe(e)), 2)
         return
     if isinstance(e, SystemExit) and not isinstance(e, Exception):
-        msg = "task '%s' exited with status %s" % (name, e.code)
+        msg = "%stask '%s' exited with status %s" % (where, name, e.code)
     else:
         msg = "%stask '%s' failed: %s" % (where, name, describe(e))
-    emit("\nFatal error: %s\n" % msg, 2)
+    emit("\n%s%s\n" % ("Error: " if several else "Fatal error: ", msg), 2)
     if not isinstance(e, (_fabc.CommandError, _fabc.TaskError)) \
             or output.exceptions:
         print_short_tb(e, pkg)
-    emit("\nAborting.\n", 2)

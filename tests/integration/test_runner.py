@@ -192,6 +192,15 @@ def test_parallel_failure_does_not_stop_other_hosts():
                      r.stdout)
 
 
+def test_several_failed_hosts_end_with_one_fatal_error():
+    r = run("deploy.sh:false", "-H", "a,b", "-P")
+    assert r.returncode == 1
+    assert r.stderr.count("Fatal error:") == 1
+    assert "2 hosts failed while executing task 'deploy.sh': a, b" in \
+        r.stderr
+    assert "Error: [a] task 'deploy.sh' failed: CommandError" in r.stderr
+
+
 def test_execute_returns_values_and_exceptions():
     r, rep = report("fan:h2")
     assert r.returncode == 0, r.stderr
