@@ -415,3 +415,23 @@ def test_json_report_file(tmp_path):
     assert bad["host"] == "b"
     assert bad["error"]["type"] == "TaskError"
     assert all(h["elapsed"] >= 0 for h in t1["hosts"])
+
+
+# ---- installation -------------------------------------------------------------------
+
+def test_installed_binary_finds_its_python_package(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(FABC)))
+    if not os.path.isfile(os.path.join(root, "Makefile")):
+        pytest.skip("not run from a build tree")
+    dest = tmp_path / "dest"
+    r = subprocess.run(["make", "-s", "install", "PREFIX=/opt/fabc",
+                        "DESTDIR=%s" % dest], cwd=root,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    installed = dest / "opt" / "fabc" / "bin" / "fabc"
+    assert (dest / "opt/fabc/lib/fabc/python/fabc/__init__.py").is_file()
+    assert (dest / "opt/fabc/share/man/man1/fabc.1").is_file()
+    r = subprocess.run([str(installed), "--shortlist"], cwd=BASIC,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "deploy.ship" in r.stdout
