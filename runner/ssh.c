@@ -701,6 +701,7 @@ struct fwd {
     char s2c[32768];
     size_t s2c_len, s2c_off;
     int chan_eof, sock_eof, eof_sent;
+    int opening; /* a direct-tcpip open is in progress in libssh2 */
     struct fabc_err err;
     struct fwd *next;
 };
@@ -729,6 +730,9 @@ struct sess {
     short events;
     int64_t next_keepalive;
     int jobs_done;
+    /* libssh2 keeps one channel-open state per session: whoever started
+     * an open (a job or a forward) finishes it before anyone else opens */
+    const void *opener;
     struct fabc_err err;
     struct sess *next;
 };
@@ -1331,11 +1335,38 @@ static int check_hostkey(struct sess *s)
 
 /* ---- forwards (jump hosts) ---- */
 
+/* May `who` start or continue a channel open on s? */
+static int may_open(struct sess *s, const void *who)
+{
+    if (s->opener && s->opener != who)
+        return 0;
+    s->opener = who;
+    return 1;
+}
+
+static void open_done(struct sess *s, const void *who)
+{
+    if (s->opener == who)
+        s->opener = NULL;
+}
+
 static int fwd_pump(struct sess *js, struct fwd *f)
 {
     int progress = 0;
     ssize_t n;
 
+    if (f->state == F_CLOSING && f->opening) {
+        /* nobody wants it any more, but libssh2 must finish the open it
+         * started before another channel can be opened on js */
+        f->ch = libssh2_channel_direct_tcpip_ex(js->s, f->host, f->port,
+                                                "127.0.0.1", 22);
+        if (!f->ch &&
+            libssh2_session_last_errno(js->s) == LIBSSH2_ERROR_EAGAIN)
+            return 0;
+        f->opening = 0;
+        open_done(js, f);
+        progress = 1;
+    }
     if (f->state == F_CLOSING) {
         if (f->ch) {
             int rc = libssh2_channel_free(f->ch);
@@ -1351,13 +1382,19 @@ static int fwd_pump(struct sess *js, struct fwd *f)
     if (f->state == F_OPENING) {
         int sp[2];
 
+        if (!may_open(js, f))
+            return 0; /* another open is in progress on js */
+        f->opening = 1;
         f->ch = libssh2_channel_direct_tcpip_ex(js->s, f->host, f->port,
                                                 "127.0.0.1", 22);
+        if (!f->ch &&
+            libssh2_session_last_errno(js->s) == LIBSSH2_ERROR_EAGAIN)
+            return 0;
+        f->opening = 0;
+        open_done(js, f);
         if (!f->ch) {
             int rc = libssh2_session_last_errno(js->s);
 
-            if (rc == LIBSSH2_ERROR_EAGAIN)
-                return 0;
             fabc_err_set(&f->err, FABC_E_CONNECT, rc,
                          "jump host %s cannot reach %s:%d: %s", js->t->label,
                          f->host, f->port, lib_msg(js->s));
@@ -1601,15 +1638,19 @@ static int exec_step(struct sess *s, struct fabc_ssh_job *j)
     for (;;) {
         switch (j->state) {
         case J_START:
+            if (!may_open(s, j))
+                return FABC_STEP_AGAIN; /* a forward is opening */
             j->chan = libssh2_channel_open_session(s->s);
             if (!j->chan) {
                 rc = libssh2_session_last_errno(s->s);
                 if (rc == LIBSSH2_ERROR_EAGAIN)
                     return FABC_STEP_AGAIN;
+                open_done(s, j);
                 return job_errf(j, STEP_FATAL, FABC_E_CONNECT, rc,
                                 "cannot open a session channel: %s",
                                 lib_msg(s->s));
             }
+            open_done(s, j);
             j->state = j->pty ? J_PTY : J_EXEC;
             break;
         case J_PTY:
@@ -1762,17 +1803,21 @@ static int job_step(struct sess *s, struct fabc_ssh_job *j)
         break;
     }
     if (!s->sftp) {
+        if (!may_open(s, j))
+            return FABC_STEP_AGAIN; /* a forward is opening */
         s->sftp = libssh2_sftp_init(s->s);
         if (!s->sftp) {
             rc = libssh2_session_last_errno(s->s);
             if (rc == LIBSSH2_ERROR_EAGAIN)
                 return FABC_STEP_AGAIN;
+            open_done(s, j);
             return job_errf(j, is_fatal_rc(rc) ? STEP_FATAL
                                                : FABC_STEP_ERROR,
                             FABC_E_SFTP, rc, "cannot start SFTP: %s",
                             lib_msg(s->s));
         }
     }
+    open_done(s, j);
     rc = fabc_sftp_step(j, s->s, s->sftp);
     if (rc == FABC_STEP_ERROR &&
         is_fatal_rc((int)libssh2_session_last_errno(s->s)) &&
@@ -2192,6 +2237,7 @@ static int sess_step(struct sess *s)
             rc = job_step(s, j);
             if (rc == FABC_STEP_AGAIN)
                 return progress;
+            open_done(s, j);
             s->cur = NULL;
             if (rc == FABC_STEP_DONE) {
                 s->jobs_done++;

@@ -213,3 +213,18 @@ def sudo_pty(pw=""):
     if pw:
         env.sudo_password = pw
     out("sudo_pty", res(sudo("id -un", pty=True, timeout=20)))
+
+
+@task
+def server_addr():
+    """The address the sshd that runs this command accepted us on."""
+    r = run("echo $SSH_CONNECTION", quiet=True)
+    out("server_addr", {"host": env.host_string, "addr": r.split()[2]})
+
+
+@task
+def group_addrs(hosts):
+    g = Group(hosts.split(";"))
+    r = g.run("echo $SSH_CONNECTION", quiet=True)
+    out("gaddrs", {h: (v.split()[2] if not isinstance(v, BaseException)
+                       else str(v)) for h, v in r.items()})
