@@ -35,7 +35,9 @@ mkdir -p "$dir" "$dir/home"
 chmod 755 "$dir"
 cd "$dir"
 
-if [ -s sshd.0.pid ] && kill -0 "$(cat sshd.0.pid)" 2>/dev/null; then
+if [ -s sshd.0.pid ] && kill -0 "$(cat sshd.0.pid)" 2>/dev/null &&
+   tr '\0' ' ' < "/proc/$(cat sshd.0.pid)/cmdline" 2>/dev/null |
+       grep -q "sshd -D -f $dir/"; then
     echo "sshd lab already running in $dir"
     exit 0
 fi

@@ -7,7 +7,10 @@ dir=${SSH_LAB_DIR:-$here/run/ssh}
 for f in "$dir"/sshd.*.pid; do
     [ -f "$f" ] || continue
     pid=$(cat "$f")
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    # only an sshd started with this lab's config (PIDs get reused)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+       tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null |
+           grep -q "sshd -D -f $dir/"; then
         kill "$pid" 2>/dev/null
         t=0
         while kill -0 "$pid" 2>/dev/null && [ "$t" -lt 50 ]; do
