@@ -84,15 +84,22 @@ run_tool() { # run_tool TOOL : RUNS timed create+delete cycles
 }
 
 count_requests() { # count_requests TOOL : one --debug cycle, requests made
-    local tool=$1 name=bench-$1-$$-debug n1 n2
-    echo "$name" >> "$OUT/names"
-    if [ "$tool" = fabc ]; then
-        n1=$(fabc_create "$name" --debug 2>&1 | grep -c ' REQ [A-Z]* http' || true)
-        n2=$(fabc_delete "$name" --debug 2>&1 | grep -c ' REQ [A-Z]* http' || true)
-    else
-        n1=$(osc_create "$name" --debug 2>&1 | grep -c '^REQ: curl' || true)
-        n2=$(osc_delete "$name" --debug 2>&1 | grep -c '^REQ: curl' || true)
-    fi
+    # (up to 3 tries: a run that failed is not counted; n/a if none ran)
+    local tool=$1 name n1=n/a n2=n/a try pat
+    [ "$tool" = fabc ] && pat=' REQ [A-Z]* http' || pat='^REQ: curl'
+    for try in 1 2 3; do
+        name=bench-$tool-$$-debug$try
+        echo "$name" >> "$OUT/names"
+        if ${tool}_create "$name" --debug > "$OUT/dbg" 2>&1; then
+            n1=$(grep -c "$pat" "$OUT/dbg" || true)
+            if ${tool}_delete "$name" --debug > "$OUT/dbg" 2>&1; then
+                n2=$(grep -c "$pat" "$OUT/dbg" || true)
+                break
+            fi
+        fi
+        n1=n/a
+        n2=n/a
+    done
     echo "$n1 $n2"
 }
 
