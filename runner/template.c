@@ -508,7 +508,6 @@ static int lex_tag(struct lexer *lx, int is_block, int *strip_next)
     char close = is_block ? '%' : '}';
     char stack[256]; /* expected closing brackets */
     int balance = 0;
-    int start_line = lx->line;
 
     for (;;) {
         size_t p = lx->pos;
@@ -605,7 +604,6 @@ static int lex_tag(struct lexer *lx, int is_block, int *strip_next)
                 return -1;
         }
     }
-    (void)start_line;
 }
 
 static int lex(struct lexer *lx)
