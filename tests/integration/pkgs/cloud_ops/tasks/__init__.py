@@ -260,3 +260,27 @@ def protected(tag, path):
     result(error=err, still=still, stage=got.properties.get("stage"),
            protected=got.data.get("protected"),
            gone=glance.get(img.id) is None)
+
+
+@task
+def http_many(base, n):
+    import time as _t
+    urls = ["%s/slow/%d" % (base, i) for i in range(int(n))]
+    t0 = _t.monotonic()
+    res = http.check_many(urls, expect=200, timeout=10)
+    elapsed = _t.monotonic() - t0
+    out = {}
+    for what, kw in (("timeout", {"timeout": 0.3}),
+                     ("status", {"expect": 200}),
+                     ("redirect", {"expect": 200})):
+        path = {"timeout": "/slow/x", "status": "/unavailable",
+                "redirect": "/moved"}[what]
+        try:
+            r = http.get(base + path, **kw)
+            out[what] = {"status": r.status, "body": r.body,
+                         "header": r.headers.get("x-fabc-test")}
+        except Exception as e:
+            out[what] = error_fields(e)
+    result(elapsed=elapsed, statuses=sorted({r.status for r in res.values()
+                                             if hasattr(r, "status")}),
+           bodies=len({r.body for r in res.values()}), **out)
