@@ -12,8 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "glance.h"
 #include "heat.h"
@@ -678,6 +684,209 @@ static void test_match_properties(void **state)
     json_decref(p4);
 }
 
+/* ------------------------------------------------------------ HTTP */
+
+/* A scripted HTTP server on 127.0.0.1 (a thread): answers each
+ * connection with the next canned response, then closes it. */
+struct script {
+    int fd;
+    int port;
+    const char *const *replies;
+    int n, served;
+    char last_request[4096];
+};
+
+static void *serve(void *arg)
+{
+    struct script *sc = arg;
+
+    for (int i = 0; i < sc->n; i++) {
+        int c = accept(sc->fd, NULL, NULL);
+        char buf[4096];
+        ssize_t got = 0, r;
+
+        if (c < 0)
+            break;
+        /* read the head (and a small body) */
+        while (got < (ssize_t)sizeof(buf) - 1 &&
+               (r = read(c, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0) {
+            got += r;
+            buf[got] = '\0';
+            if (strstr(buf, "\r\n\r\n") &&
+                (!strstr(buf, "Content-Length:") ||
+                 strstr(strstr(buf, "\r\n\r\n") + 4, "}")))
+                break;
+        }
+        snprintf(sc->last_request, sizeof(sc->last_request), "%s", buf);
+        if (write(c, sc->replies[i], strlen(sc->replies[i])) < 0)
+            break;
+        sc->served++;
+        close(c);
+    }
+    return NULL;
+}
+
+static int script_start(struct script *sc, pthread_t *t,
+                        const char *const *replies, int n)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int one = 1;
+
+    memset(sc, 0, sizeof(*sc));
+    sc->replies = replies;
+    sc->n = n;
+    sc->fd = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(sc->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(sc->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        listen(sc->fd, 8) < 0 ||
+        getsockname(sc->fd, (struct sockaddr *)&a, &len) < 0)
+        return -1;
+    sc->port = ntohs(a.sin_port);
+    return pthread_create(t, NULL, serve, sc);
+}
+
+static void script_stop(struct script *sc, pthread_t t)
+{
+    shutdown(sc->fd, SHUT_RDWR);
+    close(sc->fd);
+    pthread_join(t, NULL);
+}
+
+#define R503 "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n" \
+             "Connection: close\r\n\r\n"
+#define R200 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" \
+             "Content-Length: 11\r\nConnection: close\r\n\r\n" \
+             "{\"ok\":true}"
+
+static void test_http_retries_idempotent_only(void **state)
+{
+    static const char *const replies[] = {R503, R503, R200, R503, R200};
+    struct fabc_rest_opts o = {.retries = -1, .service = "test"};
+    struct fabc_rest_resp resp;
+    struct fabc_rest *r;
+    struct fabc_err err;
+    struct script sc;
+    char url[128];
+    pthread_t t;
+
+    (void)state;
+    assert_int_equal(script_start(&sc, &t, replies, 5), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", sc.port);
+    fabc_err_clear(&err);
+    r = fabc_rest_new(&o, &err);
+    assert_non_null(r);
+    fabc_rest_resp_init(&resp);
+    {
+        struct fabc_rest_req q = {.method = "GET", .url = url,
+                                  .token = "gAAAAsecret"};
+
+        assert_int_equal(fabc_rest_do(r, &q, &resp, &err), 0);
+        assert_int_equal(resp.attempts, 3);
+        assert_int_equal(resp.status, 200);
+        assert_string_equal(resp.body.data, "{\"ok\":true}");
+        assert_non_null(strstr(sc.last_request, "X-Auth-Token: gAAAA"));
+    }
+    {
+        struct fabc_rest_req q = {.method = "POST", .url = url,
+                                  .body = "{}", .body_len = 2};
+
+        fabc_err_clear(&err);
+        assert_int_equal(fabc_rest_do(r, &q, &resp, &err), -1);
+        assert_int_equal(resp.attempts, 1); /* POST is never retried */
+        assert_int_equal(err.code, FABC_E_HTTP);
+        assert_int_equal(err.status, 503);
+        assert_string_equal(err.method, "POST");
+        assert_string_equal(err.url, url);
+    }
+    fabc_rest_resp_free(&resp);
+    fabc_rest_free(r);
+    script_stop(&sc, t);
+}
+
+static void test_http_error_details_and_redirect(void **state)
+{
+    static const char *const replies[] = {
+        "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n"
+        "x-openstack-request-id: req-42\r\nContent-Length: 105\r\n"
+        "Connection: close\r\n\r\n"
+        "{\"code\":409,\"title\":\"Conflict\",\"error\":{\"message\":"
+        "\"The Stack (s1) already exists.\",\"type\":\"StackExists\"}}",
+        "HTTP/1.1 302 Found\r\nLocation: /stacks/s1/id1\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n",
+        R200};
+    struct fabc_rest_opts o = {.retries = 0, .service = "heat"};
+    struct fabc_rest_resp resp;
+    struct fabc_rest *r;
+    struct fabc_err err;
+    struct script sc;
+    char url[128];
+    pthread_t t;
+
+    (void)state;
+    assert_int_equal(script_start(&sc, &t, replies, 3), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/stacks", sc.port);
+    fabc_err_clear(&err);
+    r = fabc_rest_new(&o, &err);
+    fabc_rest_resp_init(&resp);
+    {
+        struct fabc_rest_req q = {.method = "POST", .url = url,
+                                  .body = "{\"a\":1}", .body_len = 7};
+
+        assert_int_equal(fabc_rest_do(r, &q, &resp, &err), -1);
+        assert_int_equal(err.status, 409);
+        assert_string_equal(err.request_id, "req-42");
+        assert_non_null(strstr(err.msg, "The Stack (s1) already exists."));
+        assert_non_null(strstr(err.msg, "heat POST "));
+        assert_non_null(strstr(err.msg, "(request req-42)"));
+    }
+    {
+        struct fabc_rest_req q = {.method = "GET", .url = url};
+        long before = fabc_rest_request_count();
+
+        fabc_err_clear(&err);
+        assert_int_equal(fabc_rest_do(r, &q, &resp, &err), 0);
+        assert_int_equal(resp.status, 200);
+        assert_int_equal(fabc_rest_request_count() - before, 2);
+        assert_non_null(strstr(sc.last_request, "GET /stacks/s1/id1 "));
+    }
+    fabc_rest_resp_free(&resp);
+    fabc_rest_free(r);
+    script_stop(&sc, t);
+}
+
+static void test_http_connection_refused(void **state)
+{
+    struct fabc_rest_opts o = {.retries = 1, .service = "glance"};
+    struct fabc_rest_req q = {.method = "GET"};
+    struct fabc_rest_resp resp;
+    struct fabc_rest *r;
+    struct fabc_err err;
+    struct script sc;
+    char url[128];
+    pthread_t t;
+    int64_t t0;
+
+    (void)state;
+    /* a port that was just free: bind, note it, close */
+    assert_int_equal(script_start(&sc, &t, NULL, 0), 0);
+    script_stop(&sc, t);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/images", sc.port);
+    q.url = url;
+    fabc_err_clear(&err);
+    r = fabc_rest_new(&o, &err);
+    fabc_rest_resp_init(&resp);
+    t0 = fabc_now_ms();
+    assert_int_equal(fabc_rest_do(r, &q, &resp, &err), -1);
+    assert_int_equal(err.code, FABC_E_CONNECT);
+    assert_int_equal(resp.attempts, 2);          /* one retry after 0.5 s */
+    assert_true(fabc_now_ms() - t0 >= 450);
+    assert_non_null(strstr(err.msg, "cannot connect"));
+    fabc_rest_resp_free(&resp);
+    fabc_rest_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -702,7 +911,14 @@ int main(void)
         cmocka_unit_test(test_files_map_missing_file),
         cmocka_unit_test(test_format_event),
         cmocka_unit_test(test_match_properties),
+        cmocka_unit_test(test_http_retries_idempotent_only),
+        cmocka_unit_test(test_http_error_details_and_redirect),
+        cmocka_unit_test(test_http_connection_refused),
     };
+    int rc;
 
-    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    curl_global_init(CURL_GLOBAL_ALL);
+    rc = cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    curl_global_cleanup();
+    return rc;
 }
