@@ -56,16 +56,22 @@ static PyObject *py_http_check_many(PyObject *self, PyObject *args,
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *u = PySequence_Fast_GET_ITEM(seq, i);
+        const char *utf8;
 
         if (!PyUnicode_Check(u)) {
             PyErr_SetString(PyExc_TypeError,
                             "http_check_many: every url must be a str");
             goto out;
         }
-        /* borrowed from the str, which `seq` keeps alive */
-        items[i].url = PyUnicode_AsUTF8(u);
-        if (!items[i].url)
+        /* a C copy: the list may change while the GIL is released */
+        utf8 = PyUnicode_AsUTF8(u);
+        if (!utf8)
             goto out;
+        items[i].url = fabc_strdup(utf8);
+        if (!items[i].url) {
+            PyErr_NoMemory();
+            goto out;
+        }
     }
     fabc_err_clear(&err);
     Py_BEGIN_ALLOW_THREADS
@@ -100,8 +106,11 @@ static PyObject *py_http_check_many(PyObject *self, PyObject *args,
     ret = list;
     list = NULL;
 out:
-    if (items)
+    if (items) {
         fabc_rest_check_free(items, (size_t)n);
+        for (Py_ssize_t i = 0; i < n; i++)
+            fabc_free((char *)items[i].url);
+    }
     fabc_free(items);
     Py_XDECREF(seq);
     Py_XDECREF(list);
