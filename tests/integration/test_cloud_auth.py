@@ -135,3 +135,53 @@ def test_heat_api_stopped_during_wait(cloud_lab, cloud_env, unique):
     # Heat recovers; clean up the stack
     subprocess.run(fabc_cmd("-f", CLOUD_PKG, "cleanup:" + name),
                    env=cloud_env, capture_output=True, timeout=180)
+
+
+def _keystone(method, url, token=None, body=None):
+    import json
+    import urllib.request
+    req = urllib.request.Request(url, method=method,
+                                 data=None if body is None
+                                 else json.dumps(body).encode())
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("X-Auth-Token", token)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        raw = r.read()
+        return r.headers, (json.loads(raw) if raw else None)
+
+
+def test_application_credential(run_cloud, cloud_lab, unique):
+    e = cloud_lab.env
+    ks = e["OS_AUTH_URL"].rstrip("/")
+    hdrs, body = _keystone("POST", ks + "/auth/tokens", body={"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": e["OS_USERNAME"], "domain": {"name": "Default"},
+            "password": e["OS_PASSWORD"]}}},
+        "scope": {"project": {"name": e["OS_PROJECT_NAME"],
+                              "domain": {"name": "Default"}}}}})
+    token = hdrs["X-Subject-Token"]
+    uid = body["token"]["user"]["id"]
+    _, ac = _keystone("POST", "%s/users/%s/application_credentials"
+                      % (ks, uid), token,
+                      {"application_credential": {"name": unique("ac")}})
+    ac = ac["application_credential"]
+    try:
+        env = {k: "" for k in e}
+        env.update(OS_AUTH_URL=e["OS_AUTH_URL"],
+                   OS_AUTH_TYPE="v3applicationcredential",
+                   OS_APPLICATION_CREDENTIAL_ID=ac["id"],
+                   OS_APPLICATION_CREDENTIAL_SECRET=ac["secret"])
+        p, res = run_cloud("connect_only", env=env)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert res == [{"project": "demo"}]
+        assert ac["secret"] not in p.stdout + p.stderr
+        # a wrong secret is an AuthError that does not show the secret
+        env["OS_APPLICATION_CREDENTIAL_SECRET"] = "not-the-secret-x1"
+        p, _ = run_cloud("connect_only", "--debug", env=env)
+        out = p.stdout + p.stderr
+        assert p.returncode == 1 and "authentication failed" in out
+        assert "not-the-secret-x1" not in out
+    finally:
+        _keystone("DELETE", "%s/users/%s/application_credentials/%s"
+                  % (ks, uid, ac["id"]), token)
