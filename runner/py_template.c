@@ -550,6 +550,26 @@ static int out_value(struct render *r, PyObject *v)
 
     if (PyUnicode_Check(v))
         return out_str(r, v);
+    if (PyLong_CheckExact(v)) {
+        /* str(int) without a temporary object */
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+
+        if (!overflow && !(x == -1 && PyErr_Occurred())) {
+            char buf[24], *e = buf + sizeof(buf), *p = e;
+            unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x
+                                         : (unsigned long long)x;
+
+            do {
+                *--p = (char)('0' + u % 10);
+                u /= 10;
+            } while (u);
+            if (x < 0)
+                *--p = '-';
+            return out_bytes(r, p, (size_t)(e - p));
+        }
+        PyErr_Clear();
+    }
     s = PyObject_Str(v);
     if (!s)
         return -1;
@@ -3145,9 +3165,23 @@ static PyObject *loop_attr(struct render *r, const struct fabc_tpl_node *n)
 
 static PyObject *call_macro(struct render *r, const struct fabc_tpl_node *n,
                             MacroObject *m, const struct args *a,
-                            PyObject *caller);
+                            PyObject *caller, int direct);
+
+/* A call. With *direct set, a macro writes its output straight into the
+ * render buffer and None is returned (*direct stays 1); any other call
+ * clears *direct and returns its value. */
+static PyObject *eval_call_ex(struct render *r, const struct fabc_tpl_node *n,
+                              int *direct);
 
 static PyObject *eval_call(struct render *r, const struct fabc_tpl_node *n)
+{
+    int direct = 0;
+
+    return eval_call_ex(r, n, &direct);
+}
+
+static PyObject *eval_call_ex(struct render *r, const struct fabc_tpl_node *n,
+                              int *direct)
 {
     const struct fabc_tpl_node *cn = n->kids[0];
     PyObject *caller = r->pending_caller, *f = NULL, *rv = NULL;
@@ -3155,6 +3189,8 @@ static PyObject *eval_call(struct render *r, const struct fabc_tpl_node *n)
     struct args a = { 0 };
 
     r->pending_caller = NULL;
+    if (*direct && !(cn->kind == FABC_TPL_NAME || cn->kind == FABC_TPL_GETATTR))
+        *direct = 0;
     if (cn->kind == FABC_TPL_LOOPATTR && r->loop && cn->op == LA_CYCLE) {
         if (eval_args(r, n, 1, &a) < 0)
             goto out;
@@ -3192,8 +3228,10 @@ static PyObject *eval_call(struct render *r, const struct fabc_tpl_node *n)
     }
     if (eval_args(r, n, 1, &a) < 0)
         goto out;
+    if (Py_TYPE(f) != (PyTypeObject *)tcx(r, TC_MACRO))
+        *direct = 0;
     if (Py_TYPE(f) == (PyTypeObject *)tcx(r, TC_MACRO)) {
-        rv = call_macro(r, n, (MacroObject *)f, &a, caller);
+        rv = call_macro(r, n, (MacroObject *)f, &a, caller, *direct);
         goto out;
     }
     t = args_tuple(&a, 0);
@@ -3571,7 +3609,7 @@ static PyObject *new_macro(struct render *r, const struct fabc_tpl_node *n)
 /* Call a macro with evaluated arguments; returns its output (str). */
 static PyObject *call_macro(struct render *r, const struct fabc_tpl_node *n,
                             MacroObject *m, const struct args *a,
-                            PyObject *caller)
+                            PyObject *caller, int direct)
 {
     const struct fabc_tpl_node *mn = m->node;
     struct ctpl *ct = PyCapsule_GetPointer(m->tplcap, CAPSULE_NAME);
@@ -3664,7 +3702,7 @@ static PyObject *call_macro(struct render *r, const struct fabc_tpl_node *n,
     }
     if (exec_body(r, mn->kids[0]) < 0)
         goto out;
-    rv = capture(r, start);
+    rv = direct ? Py_NewRef(Py_None) : capture(r, start);
 out:
     if (!rv && r->out.len > start)
         r->out.len = start;
@@ -3757,7 +3795,28 @@ static int exec_node(struct render *r, const struct fabc_tpl_node *n)
     case FABC_TPL_TEXT:
         return out_bytes(r, n->str, n->len);
     case FABC_TPL_OUTPUT:
-        v = eval(r, n->kids[0]);
+        if (n->kids[0]->kind == FABC_TPL_CALL) {
+            int direct = 1;
+
+            if (++r->depth > MAX_DEPTH) {
+                r->depth--;
+                terr(r, n, "maximum template recursion depth exceeded");
+                return -1;
+            }
+            v = eval_call_ex(r, n->kids[0], &direct);
+            r->depth--;
+            if (!v) {
+                if (r->err.code == FABC_E_TEMPLATE && r->err.line == 0)
+                    r->err.line = n->line;
+                return -1;
+            }
+            if (direct) {
+                Py_DECREF(v); /* the macro wrote its output already */
+                return 0;
+            }
+        } else {
+            v = eval(r, n->kids[0]);
+        }
         if (!v)
             return -1;
         if (is_undef(r, v)) {

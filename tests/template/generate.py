@@ -434,6 +434,13 @@ for t in [
     "{{ users|sort(attribute='admin,age', reverse=true)|map(attribute='name')"
     "|join }}",
     "{% for x in [1, 1, 2, 2, 1] %}{{ loop.changed(x) }},{% endfor %}",
+    "{% macro m(x) %}[{{ x }}]{% endmacro %}{{ m(1) }}{{ m(m(2)) }}"
+    "{{ m(3)|upper }}{{ m(4) ~ '!' }}{{ [m(5)] }}",
+    "{% macro m() %}ok{{ missing }}{% endmacro %}a{{ m() }}b",
+    "{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}"
+    "{% call m() %}<{{ n }}>{% endcall %}",
+    "{{ -9223372036854775808 }} {{ 9223372036854775807 }} "
+    "{{ 9223372036854775808 }} {{ -1 }} {{ 0 }} {{ t }} {{ big * big }}",
     "{% for h in hosts|sort(attribute='backup') %}{% if loop.changed(h.backup) %}"
     "== {{ h.backup }}\n{% endif %}{{ h.name }}\n{% endfor %}",
 ]:
