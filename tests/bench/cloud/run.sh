@@ -73,13 +73,15 @@ run_tool() { # run_tool TOOL : RUNS timed create+delete cycles
         echo "$r" | awk '{print $1}' >> "$OUT/$tool.create.wall"
         echo "$r" | awk '{print $2}' >> "$OUT/$tool.create.cpu"
         [ "$(echo "$r" | awk '{print $3}')" = 0 ] ||
-            echo "warning: $tool create exited $(echo "$r" | awk '{print $3}'): timing not comparable" >&2
+            { echo "warning: $tool create exited $(echo "$r" | awk '{print $3}'): timing not comparable:";
+              tail -2 "$OUT/log" | cut -c1-300; } >&2
         r=$(measure bash -c "$(declare -f fabc_delete osc_delete); \
             FABC='$FABC' ROOT='$ROOT'; ${tool}_delete $name")
         echo "$r" | awk '{print $1}' >> "$OUT/$tool.delete.wall"
         echo "$r" | awk '{print $2}' >> "$OUT/$tool.delete.cpu"
         [ "$(echo "$r" | awk '{print $3}')" = 0 ] ||
-            echo "warning: $tool delete exited $(echo "$r" | awk '{print $3}'): timing not comparable" >&2
+            { echo "warning: $tool delete exited $(echo "$r" | awk '{print $3}'): timing not comparable:";
+              tail -2 "$OUT/log" | cut -c1-300; } >&2
     done
 }
 
