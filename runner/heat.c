@@ -377,8 +377,7 @@ out:
  * reply when reply != NULL and the body is JSON. */
 static int heat_call(struct fabc_keystone *ks, const char *method,
                      const char *path, json_t *body, json_t **reply,
-                     int64_t deadline, struct fabc_rest_resp *resp_out,
-                     struct fabc_err *err)
+                     int64_t deadline, struct fabc_err *err)
 {
     struct fabc_rest_req req = {.method = method, .url = path,
                                 .deadline_ms = deadline};
@@ -408,11 +407,7 @@ static int heat_call(struct fabc_keystone *ks, const char *method,
     }
     ret = 0;
 out:
-    if (resp_out) {
-        *resp_out = resp;
-    } else {
-        fabc_rest_resp_free(&resp);
-    }
+    fabc_rest_resp_free(&resp);
     free(text);
     return ret;
 }
@@ -455,7 +450,7 @@ static json_t *get_stack(struct fabc_keystone *ks, const char *name,
         nomem(err);
         goto out;
     }
-    if (heat_call(ks, "GET", p.data, NULL, &reply, deadline, NULL, &e2) < 0) {
+    if (heat_call(ks, "GET", p.data, NULL, &reply, deadline, &e2) < 0) {
         if (e2.code == FABC_E_HTTP && e2.status == 404) {
             *found = 0;
             goto out;
@@ -543,7 +538,7 @@ static int take_marker(struct fabc_keystone *ks, struct waiter *w,
         nomem(err);
         goto out;
     }
-    if (heat_call(ks, "GET", p.data, NULL, &reply, deadline, NULL, err) < 0)
+    if (heat_call(ks, "GET", p.data, NULL, &reply, deadline, err) < 0)
         goto out;
     evs = json_object_get(reply, "events");
     if (json_array_size(evs) && cstr(json_array_get(evs, 0), "id"))
@@ -585,7 +580,7 @@ static json_t *wait_stack(struct fabc_keystone *ks, struct waiter *w,
             nomem(err);
             goto out;
         }
-        if (heat_call(ks, "GET", p.data, NULL, &reply, deadline, NULL, &e2) <
+        if (heat_call(ks, "GET", p.data, NULL, &reply, deadline, &e2) <
             0) {
             if (e2.code == FABC_E_HTTP && e2.status == 404) {
                 *gone = 1;
@@ -774,7 +769,7 @@ json_t *fabc_heat_create(struct fabc_keystone *ks,
     body = build_body(&c, 1, 1, err);
     if (!body)
         goto out;
-    if (heat_call(ks, "POST", "stacks", body, &reply, 0, NULL, err) < 0) {
+    if (heat_call(ks, "POST", "stacks", body, &reply, 0, err) < 0) {
         fabc_err_prefix(err, "heat create stack '%s'", o->name);
         goto out;
     }
@@ -853,7 +848,7 @@ json_t *fabc_heat_update(struct fabc_keystone *ks,
     }
     if (o->wait && take_marker(ks, &w, 0, err) < 0)
         goto out;
-    if (heat_call(ks, method, path, body, NULL, 0, NULL, err) < 0) {
+    if (heat_call(ks, method, path, body, NULL, 0, err) < 0) {
         fabc_err_prefix(err, "heat update stack '%s'", w.name);
         goto out;
     }
@@ -900,7 +895,7 @@ json_t *fabc_heat_preview(struct fabc_keystone *ks,
     if (!body)
         goto out;
     if (heat_call(ks, update ? (o->existing ? "PATCH" : "PUT") : "POST",
-                  p.data, body, &reply, 0, NULL, err) < 0) {
+                  p.data, body, &reply, 0, err) < 0) {
         fabc_err_prefix(err, "heat preview %s of stack '%s'",
                         update ? "update" : "create", o->name);
         json_decref(reply);
@@ -931,7 +926,7 @@ json_t *fabc_heat_validate(struct fabc_keystone *ks,
     if (o->parameters)
         json_object_set_new(body, "parameters",
                             json_deep_copy(o->parameters));
-    if (heat_call(ks, "POST", "validate", body, &reply, 0, NULL, err) < 0) {
+    if (heat_call(ks, "POST", "validate", body, &reply, 0, err) < 0) {
         fabc_err_prefix(err, "heat validate");
         json_decref(reply);
         reply = NULL;
@@ -975,7 +970,7 @@ int fabc_heat_delete(struct fabc_keystone *ks, const char *name, int wait,
     }
     if (wait && take_marker(ks, &w, 0, err) < 0)
         goto out;
-    if (heat_call(ks, "DELETE", path, NULL, NULL, 0, NULL, err) < 0) {
+    if (heat_call(ks, "DELETE", path, NULL, NULL, 0, err) < 0) {
         fabc_err_prefix(err, "heat delete stack '%s'", w.name);
         goto out;
     }
@@ -1034,7 +1029,7 @@ static json_t *list_of(struct fabc_keystone *ks, const char *name,
         nomem(err);
         goto out;
     }
-    if (heat_call(ks, "GET", p.data, NULL, &reply, 0, NULL, err) < 0)
+    if (heat_call(ks, "GET", p.data, NULL, &reply, 0, err) < 0)
         goto out;
     ret = json_incref(json_object_get(reply, what));
     if (!ret)
@@ -1076,7 +1071,7 @@ int fabc_heat_signal(struct fabc_keystone *ks, const char *name,
         nomem(err);
         goto out;
     }
-    if (heat_call(ks, "POST", p.data, data, NULL, 0, NULL, err) < 0)
+    if (heat_call(ks, "POST", p.data, data, NULL, 0, err) < 0)
         goto out;
     ret = 0;
 out:
