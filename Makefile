@@ -65,7 +65,7 @@ else
 endif
 
 .PHONY: all deps test unit integration demo lab lab-stop install uninstall \
-        clean fuzz bench valgrind check-syntax
+        clean fuzz bench valgrind lint
 
 all: $(BIN)
 
@@ -104,6 +104,14 @@ lab-stop:
 
 demo: deps all lab
 	sh tests/demo.sh
+
+# Static analysis of the Python-free core (the CPython macros confuse
+# cppcheck, so py_*.c and embed.c are left to the compiler's warnings).
+lint:
+	cppcheck -q --error-exitcode=1 --enable=warning,portability --std=c11 \
+	  -D_GNU_SOURCE -Irunner --include=tests/lint/cppcheck.h \
+	  --suppress=missingIncludeSystem --inline-suppr \
+	  $(filter-out runner/embed.c runner/py_%.c,$(SRCS))
 
 valgrind: $(BIN)
 	sh tests/valgrind.sh $(BIN)

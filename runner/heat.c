@@ -52,6 +52,7 @@ char *fabc_heat_resolve_path(const char *base, const char *path)
                 goto out;
             base = cwd;
         }
+        /* cppcheck-suppress nullPointerRedundantCheck ; set just above */
         if (base[0] != '/') {
             if (!getcwd(cwd, sizeof(cwd)))
                 goto out;

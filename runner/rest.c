@@ -805,7 +805,7 @@ int fabc_rest_do(struct fabc_rest *r, const struct fabc_rest_req *req,
     int tries = 1 + ((req->no_retry || !idempotent(req->method)) ? 0
                                                                  : r->retries);
     long backoff = 500;
-    struct attempt a;
+    struct attempt a = {0};
     int ret = -1, locked = 0;
 
     pthread_mutex_lock(&r->lock);
