@@ -10,7 +10,9 @@ from fabc import (task, run, sudo, put, get, Group, env, cd, prefix,
 
 
 def out(tag, obj):
-    print("@@%s %s" % (tag, json.dumps(obj)), flush=True)
+    # one atomic write: -P runs these from several threads at once
+    from fabc.state import emit
+    emit("@@%s %s\n" % (tag, json.dumps(obj)))
 
 
 def res(r):
