@@ -1221,6 +1221,40 @@ static const char *hostkey_type_name(int type)
     }
 }
 
+/* libssh2_session_method_pref() with only the names this libssh2
+ * supports (1.10 removes unknown names with an overlapping memcpy). */
+static void set_pref(LIBSSH2_SESSION *ls, int method, const char *want)
+{
+    const char **algs = NULL;
+    int n = libssh2_session_supported_algs(ls, method, &algs);
+    char out[1024];
+    size_t o = 0;
+    const char *p = want;
+
+    if (n <= 0)
+        return;
+    out[0] = '\0';
+    while (*p) {
+        size_t l = strcspn(p, ",");
+
+        for (int i = 0; i < n; i++) {
+            if (strlen(algs[i]) == l && strncmp(algs[i], p, l) == 0 &&
+                o + l + 2 < sizeof(out)) {
+                if (o)
+                    out[o++] = ',';
+                memcpy(out + o, p, l);
+                o += l;
+                out[o] = '\0';
+                break;
+            }
+        }
+        p += l + (p[l] == ',');
+    }
+    libssh2_free(ls, (void *)algs);
+    if (o)
+        libssh2_session_method_pref(ls, method, out);
+}
+
 /* Prefer the host key types known_hosts has for this host, as OpenSSH
  * does, so a known host is verified with the key on record. */
 static void set_hostkey_pref(struct sess *s)
@@ -1259,7 +1293,7 @@ static void set_hostkey_pref(struct sess *s)
         p += l + (p[l] == ',');
     }
     snprintf(pref + o, sizeof(pref) - o, ",%s", all);
-    libssh2_session_method_pref(s->s, LIBSSH2_METHOD_HOSTKEY, pref);
+    set_pref(s->s, LIBSSH2_METHOD_HOSTKEY, pref);
 }
 
 static int check_hostkey(struct sess *s)
@@ -2046,12 +2080,12 @@ static int sess_step(struct sess *s)
             libssh2_session_callback_set(s->s, LIBSSH2_CALLBACK_RECV,
                                          (void *)recv_plain);
             libssh2_session_set_blocking(s->s, 0);
-            libssh2_session_method_pref(
-                s->s, LIBSSH2_METHOD_CRYPT_CS,
-                "aes128-ctr,aes256-ctr,aes192-ctr,aes128-cbc,aes256-cbc");
-            libssh2_session_method_pref(
-                s->s, LIBSSH2_METHOD_CRYPT_SC,
-                "aes128-ctr,aes256-ctr,aes192-ctr,aes128-cbc,aes256-cbc");
+            set_pref(s->s, LIBSSH2_METHOD_CRYPT_CS,
+                     "aes128-ctr,aes256-ctr,aes192-ctr,aes128-cbc,"
+                     "aes256-cbc");
+            set_pref(s->s, LIBSSH2_METHOD_CRYPT_SC,
+                     "aes128-ctr,aes256-ctr,aes192-ctr,aes128-cbc,"
+                     "aes256-cbc");
             set_hostkey_pref(s);
         }
         rc = libssh2_session_handshake(s->s, (libssh2_socket_t)s->fd);
