@@ -174,3 +174,29 @@ def test_sftp_full_then_session_still_usable(fabc_ssh, ssh_lab,
     m = mark(r.stdout, "after_full")
     assert "no space left" in m["error"]
     assert m["small"] == ["/tmp/fabc-small-%d" % os.getpid()]
+
+
+def test_ctrl_c_during_group_run(ssh_lab):
+    """A Group runs in one Python thread: Ctrl-C reaches it while it waits
+    (GIL released) and every session is closed."""
+    hosts = ssh_lab.addrs[:40]
+    base = set(ssh_lab.session_pids())
+    p = popen_fabc(ssh_lab, "group_run:%s,echo started; sleep 60"
+                   % ";".join(hosts), "-H", ssh_lab.host(0), pkg=PKG)
+    seen = set()
+    t0 = time.monotonic()
+    while len(seen) < len(hosts) and time.monotonic() - t0 < 60:
+        line = p.stdout.readline()
+        if not line:
+            break
+        m = re.match(r"\[root@([\d.]+)\] out: started", line)
+        if m:
+            seen.add(m.group(1))
+    assert len(seen) == len(hosts)
+    t1 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, out[-1000:] + err[-1000:]
+    assert time.monotonic() - t1 < 10
+    assert wait_for(lambda: not (set(ssh_lab.session_pids()) - base),
+                    timeout=10)
