@@ -200,3 +200,9 @@ def test_ctrl_c_during_group_run(ssh_lab):
     assert time.monotonic() - t1 < 10
     assert wait_for(lambda: not (set(ssh_lab.session_pids()) - base),
                     timeout=10)
+
+
+def test_idle_session_lost_reconnects(fabc_ssh, ssh_lab):
+    r = fabc_ssh("reconnect", "-H", ssh_lab.host(36), pkg=PKG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert mark(r.stdout, "reconnect")["stdout"] == "again"

@@ -230,3 +230,14 @@ def group_addrs(hosts):
     r = g.run("echo $SSH_CONNECTION", quiet=True)
     out("gaddrs", {h: (v.split()[2] if not isinstance(v, BaseException)
                        else str(v)) for h, v in r.items()})
+
+
+@task
+def reconnect():
+    """The cached session dies while idle (its sshd process is killed);
+    the next run() connects again by itself."""
+    import signal
+    pid = int(run("echo $PPID", quiet=True))
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    out("reconnect", res(run("echo again", quiet=True)))
