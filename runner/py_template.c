@@ -4396,8 +4396,12 @@ static int take_options(PyObject *kw, const char **name, int *lenient,
     return 0;
 }
 
+/* The template variables among the keyword arguments: all but the
+ * options (name, undefined) and a `context=` given by keyword. */
 static PyObject *vars_without(PyObject *kw, int drop_name)
 {
+    static const char *const opts[] = { "name", "undefined", "context",
+                                        NULL };
     PyObject *d;
 
     if (!kw)
@@ -4405,10 +4409,18 @@ static PyObject *vars_without(PyObject *kw, int drop_name)
     d = PyDict_Copy(kw);
     if (!d)
         return NULL;
-    if ((drop_name && PyDict_DelItemString(d, "name") < 0) ||
-        PyDict_DelItemString(d, "undefined") < 0)
-        PyErr_Clear();
+    for (int i = drop_name ? 0 : 1; opts[i]; i++)
+        if (PyDict_DelItemString(d, opts[i]) < 0)
+            PyErr_Clear(); /* absent */
     return d;
+}
+
+/* context given as `context=` instead of positionally (borrowed). */
+static PyObject *kw_context(PyObject *kw, PyObject *ctx)
+{
+    PyObject *v = kw ? PyDict_GetItemString(kw, "context") : NULL;
+
+    return v && ctx == Py_None ? v : ctx;
 }
 
 static PyObject *py_render(PyObject *self, PyObject *args, PyObject *kw)
@@ -4423,6 +4435,7 @@ static PyObject *py_render(PyObject *self, PyObject *args, PyObject *kw)
 
     if (!PyArg_ParseTuple(args, "U|O:render", &text, &ctx))
         return NULL;
+    ctx = kw_context(kw, ctx);
     if (take_options(kw, &name, &lenient, 1) < 0)
         return NULL;
     src = PyUnicode_AsUTF8AndSize(text, &len);
@@ -4460,6 +4473,7 @@ static PyObject *py_render_file(PyObject *self, PyObject *args, PyObject *kw)
 
     if (!PyArg_ParseTuple(args, "O|O:render_file", &pathobj, &ctx))
         return NULL;
+    ctx = kw_context(kw, ctx);
     if (!PyUnicode_FSDecoder(pathobj, &path))
         return NULL;
     if (take_options(kw, &name, &lenient, 0) < 0)

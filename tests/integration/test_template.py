@@ -544,6 +544,11 @@ API = [
     ("context-and-kwargs", 'result = render("{{ a }}{{ b }}", {"a": 1, "b": 2}'
      ', b=3)', "13"),
     ("lenient", 'result = render("[{{ x }}]", undefined="lenient")', "[]"),
+    ("context-keyword", 'result = render("{{ a }}|{{ undefined is defined }}"'
+     ', context={"a": 1}, undefined="lenient")', "1|False"),
+    ("options-not-variables", 'result = render("{{ name is defined }}'
+     '{{ undefined is defined }}", name="n.j2", undefined="strict")',
+     "FalseFalse"),
     ("bad-undefined-option", textwrap.dedent("""\
         try:
             render("x", undefined="sloppy")
