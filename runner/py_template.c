@@ -401,6 +401,7 @@ struct render {
     struct ctpl *ct;
     const char *basedir;    /* include search directory */
     int depth;
+    unsigned long ticks;    /* loop iterations and macro calls so far */
     PyObject *pending_caller;
     struct fabc_err err;    /* template error (code TEMPLATE) */
     int pyline;             /* where a Python exception surfaced */
@@ -3561,8 +3562,8 @@ static int exec_for(struct render *r, const struct fabc_tpl_node *n)
         /* every iteration starts with a fresh scope, as in Jinja2 */
         if (lp.i > 0)
             PyDict_Clear(fr.vars);
-        /* long loops stay interruptible (Ctrl-C, fabc cancel) */
-        if ((lp.i & 1023) == 1023 && fabc_py_check_signals() < 0)
+        /* long renders stay interruptible (Ctrl-C, fabc cancel) */
+        if ((++r->ticks & 1023) == 0 && fabc_py_check_signals() < 0)
             goto out;
         if (assign(r, target, PyList_GET_ITEM(items, lp.i)) < 0)
             goto out;
@@ -3623,6 +3624,8 @@ static PyObject *call_macro(struct render *r, const struct fabc_tpl_node *n,
     int used_kw[MAX_ARGS] = { 0 };
 
     if (!ct)
+        return NULL;
+    if ((++r->ticks & 1023) == 0 && fabc_py_check_signals() < 0)
         return NULL;
     fr.vars = PyDict_New();
     if (!fr.vars)

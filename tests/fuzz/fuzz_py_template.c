@@ -5,11 +5,15 @@
  *
  * Inputs that could legitimately ask for gigabytes (`*` repetition and
  * powers, long digit runs as sizes, range()) are skipped: Jinja2 renders
- * them too, they are not engine bugs. */
+ * them too, they are not engine bugs. Templates that are merely slow
+ * (nested loops, recursive macros: exponential by design) are stopped
+ * after one second of CPU time: a SIGVTALRM handler raises TimeoutError,
+ * which the engine's periodic signal check turns into a failed render. */
 #include "py_module.h"
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/time.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 const char *__asan_default_options(void);
@@ -47,7 +51,34 @@ static int setup(void)
     kw_lenient = Py_BuildValue("{ss}", "undefined", "lenient");
     if (!render_fn || !ctx || !kw_strict || !kw_lenient)
         return -1;
+    {
+        PyObject *g = PyDict_New(), *r;
+
+        if (!g || PyDict_SetItemString(g, "__builtins__",
+                                       PyEval_GetBuiltins()) < 0)
+            return -1;
+        r = PyRun_String("import signal\n"
+                         "def _budget(*a):\n"
+                         "    raise TimeoutError('fuzz CPU budget')\n"
+                         "signal.signal(signal.SIGVTALRM, _budget)\n",
+                         Py_file_input, g, g);
+        Py_DECREF(g);
+        if (!r)
+            return -1;
+        Py_DECREF(r);
+    }
     return 0;
+}
+
+static void budget(double seconds)
+{
+    struct itimerval it;
+
+    memset(&it, 0, sizeof(it));
+    it.it_value.tv_sec = (time_t)seconds;
+    it.it_value.tv_usec = (suseconds_t)((seconds - (double)(time_t)seconds) *
+                                        1e6);
+    setitimer(ITIMER_VIRTUAL, &it, NULL);
 }
 
 static int too_costly(const uint8_t *d, size_t n)
@@ -88,8 +119,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Py_DECREF(text);
     if (!args)
         __builtin_trap();
+    budget(1.0);
     rv = PyObject_Call(render_fn, args, (data[0] & 1) ? kw_lenient
                                                       : kw_strict);
+    budget(0.0);
     Py_DECREF(args);
     if (rv) {
         if (!PyUnicode_Check(rv))
@@ -100,5 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap(); /* NULL without an exception */
         PyErr_Clear();
     }
+    /* a budget signal that landed after the render: run its handler now */
+    if (PyErr_CheckSignals() < 0)
+        PyErr_Clear();
     return 0;
 }
