@@ -630,6 +630,26 @@ API = [
             result = "recursion" in str(e)
         """), True),
     ("markup-idempotent", 'result = render("{{ x|e|e }}", x="<")', "&lt;"),
+    ("interruptible", textwrap.dedent("""\
+        import signal, threading, time
+        if threading.current_thread() is not threading.main_thread():
+            result = "interrupted"  # signals need the main thread
+        else:
+            def stop(*a):
+                raise TimeoutError("stop")
+            old = signal.signal(signal.SIGALRM, stop)
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            t0 = time.monotonic()
+            try:
+                render("{% macro f(k) %}{% if k %}{{ f(k - 1) }}{{ f(k - 1) }}"
+                       "{% endif %}{% endmacro %}{{ f(60) }}")
+                result = "finished?"
+            except (TimeoutError, TemplateError):
+                result = "interrupted" if time.monotonic() - t0 < 5 else "late"
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+        """), "interrupted"),
 ]
 
 
