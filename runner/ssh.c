@@ -1647,6 +1647,20 @@ static int read_stream(struct fabc_ssh_job *j, int stream, int *rcp)
 
 #define STEP_FATAL (-2) /* the session is unusable: tear it down */
 
+/* Has the peer closed or reset s's connection? libssh2 sometimes reports
+ * that as a channel failure, hiding the socket error. */
+static int sock_dead(const struct sess *s)
+{
+    char c;
+    ssize_t n;
+
+    if (s->fd < 0)
+        return 1;
+    n = recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                      errno != EINTR);
+}
+
 static int job_errf(struct fabc_ssh_job *j, int ret, enum fabc_errcode code,
                     long lib, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -1736,15 +1750,24 @@ static int exec_step(struct sess *s, struct fabc_ssh_job *j)
                 j->auth_failed = 1;
                 j->answer_off = j->answer ? strlen(j->answer) + 1 : 0;
             }
-            if (j->auth_failed && !j->eof_sent) {
-                /* end sudo's password read: EOF, or ^C on a terminal */
-                if (j->pty) {
-                    ssize_t w = libssh2_channel_write(j->chan, "\003", 1);
+            if (j->auth_failed && j->pty && j->blanked < j->prompts_seen) {
+                /* on a terminal EOF does not end sudo's read: interrupt
+                 * it, and answer every further prompt with an empty line
+                 * (sudo gives up after its last try) */
+                const char *k = j->eof_sent ? "\n" : "\003\n";
+                ssize_t w = libssh2_channel_write(j->chan, k, strlen(k));
 
-                    rc = w < 0 ? (int)w : 0;
-                } else {
-                    rc = libssh2_channel_send_eof(j->chan);
-                }
+                if (w == LIBSSH2_ERROR_EAGAIN)
+                    return FABC_STEP_AGAIN;
+                if (w < 0)
+                    return job_errf(j, STEP_FATAL, FABC_E_CONNECT, w,
+                                    "connection lost: %s", lib_msg(s->s));
+                j->eof_sent = 1;
+                j->blanked = j->prompts_seen;
+                progress = 1;
+            } else if (j->auth_failed && !j->pty && !j->eof_sent) {
+                /* end sudo's password read */
+                rc = libssh2_channel_send_eof(j->chan);
                 if (rc == LIBSSH2_ERROR_EAGAIN)
                     return FABC_STEP_AGAIN;
                 j->eof_sent = 1;
@@ -1845,8 +1868,9 @@ static int job_step(struct sess *s, struct fabc_ssh_job *j)
             if (rc == LIBSSH2_ERROR_EAGAIN)
                 return FABC_STEP_AGAIN;
             open_done(s, j);
-            return job_errf(j, is_fatal_rc(rc) ? STEP_FATAL
-                                               : FABC_STEP_ERROR,
+            return job_errf(j, is_fatal_rc(rc) || sock_dead(s)
+                                   ? STEP_FATAL
+                                   : FABC_STEP_ERROR,
                             FABC_E_SFTP, rc, "cannot start SFTP: %s",
                             lib_msg(s->s));
         }
@@ -2282,8 +2306,7 @@ static int sess_step(struct sess *s)
                 struct fabc_ssh_job *q = s->qh;
 
                 s->qh = s->qt = NULL;
-                if (s->jobs_done > 0 && j->state == J_START &&
-                    j->op == FABC_SSH_EXEC) {
+                if (s->jobs_done > 0 && j->state == J_START) {
                     /* a cached connection went away while idle: retry
                      * the job on a fresh one */
                     fabc_err_clear(&j->err);

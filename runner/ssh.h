@@ -142,6 +142,7 @@ struct fabc_ssh_job {
     size_t answer_off;
     int auth_failed;
     int eof_sent;
+    int blanked;          /* prompts answered with an empty line */
     size_t disp_out, disp_err;
     struct fabc_linebuf lb_out, lb_err;
     int64_t deadline;

@@ -206,3 +206,4 @@ def test_idle_session_lost_reconnects(fabc_ssh, ssh_lab):
     r = fabc_ssh("reconnect", "-H", ssh_lab.host(36), pkg=PKG)
     assert r.returncode == 0, r.stdout + r.stderr
     assert mark(r.stdout, "reconnect")["stdout"] == "again"
+    assert mark(r.stdout, "reconnect_put") == ["/tmp/fabc-reconnect"]

@@ -241,3 +241,7 @@ def reconnect():
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
     out("reconnect", res(run("echo again", quiet=True)))
+    pid = int(run("echo $PPID", quiet=True))
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    out("reconnect_put", put("/etc/hostname", "/tmp/fabc-reconnect"))
