@@ -110,6 +110,9 @@ def ssh_lab():
     finally:
         subprocess.run(["sh", os.path.join(LAB, "sshd-stop.sh")], env=env,
                        capture_output=True, timeout=60)
+        if not os.environ.get("FABC_KEEP_SSH_LAB"):
+            import shutil
+            shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
