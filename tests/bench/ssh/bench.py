@@ -108,8 +108,14 @@ def main():
         print("%-26s %9s %9s %9s  %s" % ("tool", "wall s", "cpu s",
                                          "rss KiB", "ok"))
         res = {}
+        # ansible drives OpenSSH, which reads ~ from the passwd entry, not
+        # $HOME: hand it the lab's ssh_config explicitly
+        aenv = dict(penv, ANSIBLE_SSH_COMMON_ARGS="-F %s" % cfg,
+                    ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3",
+                    ANSIBLE_LOCAL_TEMP=os.path.join(home, ".ansible-tmp"))
         for name, cmd in peers.items():
-            r = median_of(cmd, env=penv if "fabc" not in name else env)
+            r = median_of(cmd, env=env if "fabc" in name
+                          else aenv if "ansible" in name else penv)
             res[name] = r
             print("%-26s %9.3f %9.3f %9d  %s" % (name, r["wall"], r["cpu"],
                                                  r["rss"], r["ok"]))
