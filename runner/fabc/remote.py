@@ -6,12 +6,10 @@ N hosts need no Python thread each. Settings come from ``env`` at call
 time (see docs/ssh.md).
 """
 import fnmatch
-import getpass
 import os
 import posixpath
 import stat as _stat
 import sys
-import uuid
 
 import _fabc
 from .operations import env_exports, prefix_commands, shell_escape, sh_quote
@@ -75,6 +73,7 @@ def _passphrase(keys):
     if not enc or not _can_prompt():
         return None
     if enc[0] not in _prompted:
+        import getpass
         _prompted[enc[0]] = getpass.getpass(
             "Passphrase for private key %s: " % enc[0])
     return _prompted[enc[0]]
@@ -141,6 +140,7 @@ def _submit(jobs, host_string=None):
                 if isinstance(r, _fabc.AuthError) and
                 "sudo" not in str(r)]
         if redo:
+            import getpass
             who = jobs[redo[0]][1]
             pw = getpass.getpass("[%s] Login password for '%s': "
                                  % (who, _label(who).split("@")[0]))
@@ -457,7 +457,8 @@ def _put_run(hosts, files, dirs, multi, remote_path, mode, use_sudo,
                 m = int(m, 8)
             target = dest(h, rel)
             if use_sudo:
-                tmp = posixpath.join(temp_dir, "fabc-%s" % uuid.uuid4().hex)
+                tmp = posixpath.join(temp_dir,
+                                     "fabc-%s" % os.urandom(16).hex())
                 jobs.append(("put", h, {"local": lf, "remote": tmp,
                                         "mode": 0o600}))
                 meta.append((h, target, tmp, m))
