@@ -4361,7 +4361,8 @@ out:
     return rv;
 }
 
-/* Pop name/undefined out of kwargs (a dict we own); -1 on bad values. */
+/* Read the options template_name/undefined from kwargs; -1 on bad values.
+ * (`name` stays an ordinary template variable: configs use it a lot.) */
 static int take_options(PyObject *kw, const char **name, int *lenient,
                         int allow_name)
 {
@@ -4370,10 +4371,11 @@ static int take_options(PyObject *kw, const char **name, int *lenient,
     if (!kw)
         return 0;
     if (allow_name) {
-        v = PyDict_GetItemString(kw, "name");
+        v = PyDict_GetItemString(kw, "template_name");
         if (v) {
             if (!PyUnicode_Check(v)) {
-                PyErr_SetString(PyExc_TypeError, "render: name must be str");
+                PyErr_SetString(PyExc_TypeError,
+                                "render: template_name must be str");
                 return -1;
             }
             *name = PyUnicode_AsUTF8(v);
@@ -4400,11 +4402,11 @@ static int take_options(PyObject *kw, const char **name, int *lenient,
 }
 
 /* The template variables among the keyword arguments: all but the
- * options (name, undefined) and a `context=` given by keyword. */
+ * options (template_name, undefined) and a `context=` given by keyword. */
 static PyObject *vars_without(PyObject *kw, int drop_name)
 {
-    static const char *const opts[] = { "name", "undefined", "context",
-                                        NULL };
+    static const char *const opts[] = { "template_name", "undefined",
+                                        "context", NULL };
     PyObject *d;
 
     if (!kw)

@@ -531,13 +531,13 @@ def test_ported(case, ported_results):
 API = [
     ("error-format", textwrap.dedent("""\
         try:
-            render("line1\\n{{ foo }}", name="t.j2")
+            render("line1\\n{{ foo }}", template_name="t.j2")
         except TemplateError as e:
             result = [str(e), e.name, e.lineno, e.file, e.line]
         """), ["t.j2:2: 'foo' is undefined", "t.j2", 2, "t.j2", 2]),
     ("syntax-error-line", textwrap.dedent("""\
         try:
-            render("a\\nb\\n{% if x %}\\n", name="s.j2")
+            render("a\\nb\\n{% if x %}\\n", template_name="s.j2")
         except TemplateError as e:
             result = [e.name, e.lineno, "Unexpected end of template" in str(e)]
         """), ["s.j2", 3, True]),
@@ -546,9 +546,11 @@ API = [
     ("lenient", 'result = render("[{{ x }}]", undefined="lenient")', "[]"),
     ("context-keyword", 'result = render("{{ a }}|{{ undefined is defined }}"'
      ', context={"a": 1}, undefined="lenient")', "1|False"),
-    ("options-not-variables", 'result = render("{{ name is defined }}'
-     '{{ undefined is defined }}", name="n.j2", undefined="strict")',
-     "FalseFalse"),
+    ("options-not-variables", 'result = render("{{ template_name is '
+     'defined }}{{ undefined is defined }}", template_name="n.j2", '
+     'undefined="strict")', "FalseFalse"),
+    ("name-is-a-variable", 'result = render("{{ name }}", name="web1")',
+     "web1"),
     ("bad-undefined-option", textwrap.dedent("""\
         try:
             render("x", undefined="sloppy")
@@ -557,7 +559,7 @@ API = [
         """), "ValueError"),
     ("python-exception-wrapped", textwrap.dedent("""\
         try:
-            render("{{ 1 / 0 }}", name="z.j2")
+            render("{{ 1 / 0 }}", template_name="z.j2")
         except TemplateError as e:
             result = [str(e), type(e.__cause__).__name__]
         """), ["z.j2:1: ZeroDivisionError: division by zero",
