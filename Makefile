@@ -65,6 +65,7 @@ else
 endif
 
 .PHONY: all deps test unit integration demo lab lab-stop install uninstall \
+        asan-test \
         clean fuzz bench valgrind lint
 
 all: $(BIN)
@@ -95,6 +96,16 @@ integration: $(BIN)
 	FABC=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 test: unit integration
+
+# The host's own suites against the AddressSanitizer binary (leak reports
+# are off: the embedded interpreter keeps its allocations until exit).
+ASAN_SUITES ?= tests/integration/test_runner.py \
+               tests/integration/test_config.py \
+               tests/integration/test_template.py
+asan-test:
+	$(MAKE) SANITIZER=address all unit
+	ASAN_OPTIONS=detect_leaks=0 FABC=$(CURDIR)/bin/fabc-address \
+	  $(PYTHON) -m pytest -q $(ASAN_SUITES)
 
 lab:
 	sh tests/lab/start.sh
