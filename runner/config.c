@@ -14,6 +14,7 @@
  * All nodes live in an arena owned by the document.
  */
 #include "config.h"
+#include "arena.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,70 +46,11 @@ enum rtag {
     R_UNKNOWN
 };
 
-/* ------------------------------------------------------------------ */
-/* arena                                                               */
-
-struct fabc_config_block {
-    struct fabc_config_block *next;
-    size_t used, cap;
-    max_align_t data[];
-};
-
-#define BLOCK_SIZE 16384
-
-static void *arena_alloc(struct fabc_config *cfg, size_t n)
-{
-    struct fabc_config_block *b = cfg->blocks;
-    size_t align = alignof(max_align_t);
-    void *p;
-
-    n = (n + align - 1) / align * align;
-    if (n == 0)
-        n = align;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > BLOCK_SIZE / 4 ? n : BLOCK_SIZE;
-
-        b = fabc_malloc(sizeof(*b) + cap);
-        if (!b)
-            return NULL;
-        b->used = 0;
-        b->cap = cap;
-        if (cap == n && cfg->blocks) {
-            /* a big one-off: keep the current block in front */
-            b->next = cfg->blocks->next;
-            cfg->blocks->next = b;
-        } else {
-            b->next = cfg->blocks;
-            cfg->blocks = b;
-        }
-    }
-    p = (char *)b->data + b->used;
-    b->used += n;
-    return p;
-}
-
-static char *arena_strndup(struct fabc_config *cfg, const char *s, size_t n)
-{
-    char *d = arena_alloc(cfg, n + 1);
-
-    if (!d)
-        return NULL;
-    if (n)
-        memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
 void fabc_config_free(struct fabc_config *cfg)
 {
-    struct fabc_config_block *b, *next;
-
     if (!cfg)
         return;
-    for (b = cfg->blocks; b; b = next) {
-        next = b->next;
-        fabc_free(b);
-    }
+    fabc_arena_free(&cfg->arena);
     fabc_free(cfg);
 }
 
@@ -552,7 +494,7 @@ static int big_store(struct loader *ld, struct fabc_ynode *nd,
             return 0;
         }
     }
-    s = arena_alloc(ld->cfg, a->n * 9 + 3);
+    s = fabc_arena_alloc(&ld->cfg->arena, a->n * 9 + 3);
     if (!s)
         return nomem(ld);
     p = s;
@@ -1171,7 +1113,7 @@ static int fold_pairs(struct loader *ld, struct fabc_ynode *nd,
 
     while (size < all->n * 2)
         size *= 2;
-    out = arena_alloc(ld->cfg, (all->n ? all->n : 1) * sizeof(*out));
+    out = fabc_arena_alloc(&ld->cfg->arena, (all->n ? all->n : 1) * sizeof(*out));
     slot = fabc_calloc(size, sizeof(*slot)); /* index + 1, 0 = empty */
     if (!out || !slot) {
         nomem(ld);
@@ -1305,7 +1247,7 @@ static struct fabc_ynode *new_node(struct loader *ld, int kind,
                                    const char *anchor)
 {
     struct fabc_config *cfg = ld->cfg;
-    struct fabc_ynode *nd = arena_alloc(cfg, sizeof(*nd));
+    struct fabc_ynode *nd = fabc_arena_alloc(&cfg->arena, sizeof(*nd));
     int line = (int)mark.line + 1, column = (int)mark.column + 1;
 
     if (!nd) {
@@ -1318,7 +1260,7 @@ static struct fabc_ynode *new_node(struct loader *ld, int kind,
     nd->column = column;
     nd->id = cfg->n_nodes++;
     if (tag && strcmp(tag, "!") != 0) {
-        nd->tag = arena_strndup(cfg, tag, strlen(tag));
+        nd->tag = fabc_arena_strndup(&cfg->arena, tag, strlen(tag));
         if (!nd->tag) {
             nomem(ld);
             return NULL;
@@ -1353,7 +1295,7 @@ static struct fabc_ynode *new_node(struct loader *ld, int kind,
             ld->anchors_cap = cap;
         }
         ld->anchors[ld->n_anchors].name =
-            arena_strndup(cfg, anchor, strlen(anchor));
+            fabc_arena_strndup(&cfg->arena, anchor, strlen(anchor));
         if (!ld->anchors[ld->n_anchors].name) {
             nomem(ld);
             return NULL;
@@ -1415,7 +1357,7 @@ static int pop_frame(struct loader *ld)
     int rc = -1;
 
     if (nd->kind == K_SEQ) {
-        nd->items = arena_alloc(ld->cfg, (f->n ? f->n : 1) * sizeof(*f->kids));
+        nd->items = fabc_arena_alloc(&ld->cfg->arena, (f->n ? f->n : 1) * sizeof(*f->kids));
         if (!nd->items) {
             nomem(ld);
             goto out;
@@ -1426,7 +1368,7 @@ static int pop_frame(struct loader *ld)
     } else {
         size_t np = f->n / 2;
 
-        nd->pairs = arena_alloc(ld->cfg, (np ? np : 1) * sizeof(*nd->pairs));
+        nd->pairs = fabc_arena_alloc(&ld->cfg->arena, (np ? np : 1) * sizeof(*nd->pairs));
         if (!nd->pairs) {
             nomem(ld);
             goto out;
@@ -1552,7 +1494,7 @@ static int on_event(struct loader *ld, yaml_event_t *ev, int *done)
                       (const char *)ev->data.scalar.anchor);
         if (!nd)
             return -1;
-        nd->text = arena_strndup(ld->cfg, (const char *)ev->data.scalar.value,
+        nd->text = fabc_arena_strndup(&ld->cfg->arena, (const char *)ev->data.scalar.value,
                                  ev->data.scalar.length);
         if (!nd->text)
             return nomem(ld);

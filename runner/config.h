@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "err.h"
 #include "util.h"
 
@@ -79,15 +80,13 @@ struct fabc_ynode {
     struct fabc_ynode *next;  /* every node, creation order */
 };
 
-struct fabc_config_block;
-
 /* A loaded document. root is never NULL: an empty document is a
  * FABC_Y_NULL node. */
 struct fabc_config {
     struct fabc_ynode *root;
     size_t n_nodes;
     struct fabc_ynode *first, *last;   /* private: every node */
-    struct fabc_config_block *blocks;  /* private: the arena */
+    struct fabc_arena arena;           /* private: every allocation */
 };
 
 /* Parse `len` bytes at `data` (UTF-8, or UTF-16 with a BOM); `name` is

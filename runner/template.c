@@ -15,48 +15,6 @@
 
 #define MAX_DEPTH 200 /* nesting of expressions and blocks */
 
-/* ---- arena ---------------------------------------------------------- */
-
-struct fabc_tpl_chunk {
-    struct fabc_tpl_chunk *next;
-    size_t used, cap;
-    _Alignas(16) unsigned char data[];
-};
-
-static void *arena_alloc(struct fabc_tpl *t, size_t n)
-{
-    struct fabc_tpl_chunk *c = t->arena;
-    void *p;
-
-    n = (n + 15) & ~(size_t)15;
-    if (!c || c->cap - c->used < n) {
-        size_t cap = n > 8192 ? n : 8192;
-
-        c = fabc_malloc(sizeof(*c) + cap);
-        if (!c)
-            return NULL;
-        c->next = t->arena;
-        c->used = 0;
-        c->cap = cap;
-        t->arena = c;
-    }
-    p = c->data + c->used;
-    c->used += n;
-    return p;
-}
-
-static char *arena_strndup(struct fabc_tpl *t, const char *s, size_t n)
-{
-    char *d = arena_alloc(t, n + 1);
-
-    if (!d)
-        return NULL;
-    if (n)
-        memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
 /* ---- tokens --------------------------------------------------------- */
 
 enum tok_type {
@@ -390,7 +348,7 @@ static int lex_string(struct lexer *lx)
             }
         }
     }
-    out = arena_strndup(lx->t, b.data, b.len);
+    out = fabc_arena_strndup(&lx->t->arena, b.data, b.len);
     if (!out) {
         nomem(lx->err);
         goto out;
@@ -487,7 +445,7 @@ static int lex_number(struct lexer *lx)
             p = start + 1;
     }
 done:
-    txt = arena_alloc(lx->t, p - start + 1);
+    txt = fabc_arena_alloc(&lx->t->arena, p - start + 1);
     if (!txt)
         return nomem(lx->err);
     for (size_t i = start; i < p; i++)
@@ -837,7 +795,7 @@ static struct fabc_tpl_node *mknode(struct parser *ps,
                                     enum fabc_tpl_kind kind, int line,
                                     size_t nkids)
 {
-    struct fabc_tpl_node *n = arena_alloc(ps->t, sizeof(*n));
+    struct fabc_tpl_node *n = fabc_arena_alloc(&ps->t->arena, sizeof(*n));
 
     if (!n) {
         nomem(ps->err);
@@ -848,7 +806,7 @@ static struct fabc_tpl_node *mknode(struct parser *ps,
     n->line = line;
     n->aux = -1;
     if (nkids) {
-        n->kids = arena_alloc(ps->t, nkids * sizeof(*n->kids));
+        n->kids = fabc_arena_alloc(&ps->t->arena, nkids * sizeof(*n->kids));
         if (!n->kids) {
             nomem(ps->err);
             return NULL;
@@ -892,7 +850,7 @@ static struct fabc_tpl_node *mk2(struct parser *ps, enum fabc_tpl_kind kind,
 static int set_str(struct parser *ps, struct fabc_tpl_node *n, const char *s,
                    size_t len)
 {
-    n->str = arena_strndup(ps->t, s, len);
+    n->str = fabc_arena_strndup(&ps->t->arena, s, len);
     if (!n->str)
         return nomem(ps->err);
     n->len = len;
@@ -2315,14 +2273,9 @@ out:
 
 void fabc_tpl_free(struct fabc_tpl *t)
 {
-    struct fabc_tpl_chunk *c, *next;
-
     if (!t)
         return;
-    for (c = t->arena; c; c = next) {
-        next = c->next;
-        fabc_free(c);
-    }
+    fabc_arena_free(&t->arena);
     fabc_free(t->name);
     fabc_free(t);
 }

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+#include "arena.h"
 #include "err.h"
 #include "util.h"
 
@@ -112,13 +113,11 @@ struct fabc_tpl_node {
     size_t nkids;
 };
 
-struct fabc_tpl_chunk;
-
 struct fabc_tpl {
     char *name;                 /* template name for errors */
     struct fabc_tpl_node *root; /* a BODY node */
     size_t nnodes;              /* nodes in the tree (aux can index) */
-    struct fabc_tpl_chunk *arena;
+    struct fabc_arena arena;    /* every node and string */
 };
 
 /* Compile `len` bytes of UTF-8 template source. `name` (may be NULL:
