@@ -164,11 +164,12 @@ int fabc_kh_field_match(const char *field, const char *name)
 
 static void add_type(char *types, size_t size, const char *t, size_t tlen)
 {
-    size_t cur = strlen(types);
+    size_t cur;
     const char *p = types;
 
     if (!types || size == 0)
         return;
+    cur = strlen(types);
     while (*p) { /* already listed? */
         size_t l = strcspn(p, ",");
 

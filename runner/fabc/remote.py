@@ -202,8 +202,9 @@ def _exec_args(hs, real, command, kind, *, pty, timeout, quiet, sudo):
     return a
 
 
-def _to_result(hs, r, command, real, kind, warn_only):
-    """Turn an engine answer into a Result, or raise/return the error."""
+def _to_result(hs, r, command, real, kind, warn_only, quiet=False):
+    """Turn an engine answer into a Result, or raise/return the error.
+    quiet (Fabric's quiet=True) also keeps the warn_only warning quiet."""
     if isinstance(r, BaseException):
         if not getattr(r, "host", None):
             try:
@@ -226,7 +227,8 @@ def _to_result(hs, r, command, real, kind, warn_only):
         msg = ("%s() received %s while executing!\n\nRequested: %s\n"
                "Executed: %s" % (kind, why, command, real))
         if warn_only:
-            warn("[%s] %s" % (_label(hs), msg))
+            if not quiet:
+                warn("[%s] %s" % (_label(hs), msg))
             return res
         e = _fabc.CommandError("[%s] %s" % (_label(hs), msg))
         e.host, e.command, e.return_code = hs, command, rc
@@ -261,7 +263,7 @@ def _exec_many(hosts, command, kind, *, sudo=False, user=None, group=None,
                                     timeout=timeout, quiet=quiet,
                                     sudo=sudo)) for hs in hosts]
     res = _submit(jobs, hosts[0] if len(hosts) == 1 else None)
-    return {hs: _to_result(hs, r, command, real, kind, warn_only)
+    return {hs: _to_result(hs, r, command, real, kind, warn_only, quiet)
             for hs, r in zip(hosts, res)}
 
 

@@ -84,7 +84,8 @@ def test_partial_last_line_flushed(fabc_ssh, ssh_lab):
 def test_hide_and_quiet(fabc_ssh, ssh_lab):
     r = fabc_ssh("hidden", "-H", ssh_lab.host(0), pkg=PKG)
     assert r.returncode == 0
-    assert mark(r.stdout, "hidden") == ["secret-out", "quiet-out"]
+    assert mark(r.stdout, "hidden") == ["secret-out", "quiet-out", 3]
+    assert "Warning" not in r.stderr
     assert "out: secret-out" not in r.stdout
     assert "out: quiet-out" not in r.stdout
     assert "run: echo secret-out" not in r.stdout

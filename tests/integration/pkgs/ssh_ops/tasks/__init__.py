@@ -74,7 +74,8 @@ def hidden():
     with hide("stdout", "running"):
         r = run("echo secret-out")
     r2 = run("echo quiet-out", quiet=True)
-    out("hidden", [r.stdout, r2.stdout])
+    r3 = run("exit 3", quiet=True)      # quiet: fails without a warning
+    out("hidden", [r.stdout, r2.stdout, r3.return_code])
 
 
 @task
