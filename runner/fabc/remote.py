@@ -5,7 +5,6 @@ sessions cached per host). A Group submits one job per host at once, so
 N hosts need no Python thread each. Settings come from ``env`` at call
 time (see docs/ssh.md).
 """
-import fnmatch
 import os
 import posixpath
 import stat as _stat
@@ -340,6 +339,12 @@ def _local_path(p):
     return p
 
 
+def _fnmatchcase(name, pat):
+    # fnmatch (and the re it imports) only when a glob is used
+    from fnmatch import fnmatchcase
+    return fnmatchcase(name, pat)
+
+
 def _has_magic(s):
     return any(c in s for c in "*?[")
 
@@ -542,7 +547,7 @@ def _get_many(hosts, remote_path, local_path=None):
                 results[h] = r
                 continue
             for name, t in sorted(r):
-                if fnmatch.fnmatchcase(name, pat):
+                if _fnmatchcase(name, pat):
                     plans[h].append((posixpath.join(base, name), t,
                                      rp))
             if not plans[h]:
