@@ -42,38 +42,19 @@ static int glance_call(struct fabc_keystone *ks, const char *method,
 {
     struct fabc_rest_req req = {.method = method, .content_type = ctype,
                                 .upload_path = upload};
-    struct fabc_rest_resp resp;
-    char *url = NULL, *text = NULL;
+    char *url = NULL;
     int ret = -1;
 
-    fabc_rest_resp_init(&resp);
     if (reply)
         *reply = NULL;
     url = image_url(ks, path, err);
     if (!url)
         goto out;
     req.url = url;
-    if (body) {
-        text = json_dumps(body, JSON_COMPACT);
-        if (!text) {
-            nomem(err);
-            goto out;
-        }
-        req.body = text;
-        req.body_len = strlen(text);
-    }
-    if (fabc_keystone_request(ks, "image", &req, &resp, err) < 0)
-        goto out;
-    if (reply && resp.body.len) {
-        *reply = fabc_rest_json(&resp, "glance", err);
-        if (!*reply)
-            goto out;
-    }
-    ret = 0;
+    ret = fabc_keystone_json_call(ks, "image", "glance", &req, body, 0,
+                                  reply, err);
 out:
-    fabc_rest_resp_free(&resp);
     fabc_free(url);
-    free(text);
     return ret;
 }
 

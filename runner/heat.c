@@ -382,35 +382,9 @@ static int heat_call(struct fabc_keystone *ks, const char *method,
 {
     struct fabc_rest_req req = {.method = method, .url = path,
                                 .deadline_ms = deadline};
-    struct fabc_rest_resp resp;
-    char *text = NULL;
-    int ret = -1;
 
-    fabc_rest_resp_init(&resp);
-    if (reply)
-        *reply = NULL;
-    if (body) {
-        text = json_dumps(body, JSON_COMPACT);
-        if (!text) {
-            nomem(err);
-            goto out;
-        }
-        req.body = text;
-        req.body_len = strlen(text);
-    }
-    if (fabc_keystone_request(ks, "orchestration", &req, &resp, err) < 0)
-        goto out;
-    if (reply && resp.body.len && resp.content_type &&
-        strstr(resp.content_type, "json")) {
-        *reply = fabc_rest_json(&resp, "heat", err);
-        if (!*reply)
-            goto out;
-    }
-    ret = 0;
-out:
-    fabc_rest_resp_free(&resp);
-    free(text);
-    return ret;
+    return fabc_keystone_json_call(ks, "orchestration", "heat", &req, body,
+                                   1, reply, err);
 }
 
 static int urlenc_path(struct fabc_buf *b, const char *name)

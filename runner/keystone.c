@@ -742,3 +742,42 @@ int fabc_keystone_sleep(struct fabc_keystone *ks, long ms,
 {
     return fabc_rest_sleep(ks->rest, ms, err);
 }
+
+int fabc_keystone_json_call(struct fabc_keystone *ks, const char *type,
+                            const char *label, struct fabc_rest_req *req,
+                            json_t *body, int json_only, json_t **reply,
+                            struct fabc_err *err)
+{
+    struct fabc_rest_resp resp;
+    char *text = NULL;
+    int ret = -1;
+
+    fabc_rest_resp_init(&resp);
+    if (reply)
+        *reply = NULL;
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT);
+        if (!text) {
+            fabc_err_set(err, FABC_E_NOMEM, 0, "out of memory");
+            goto out;
+        }
+        req->body = text;
+        req->body_len = strlen(text);
+    }
+    if (fabc_keystone_request(ks, type, req, &resp, err) < 0)
+        goto out;
+    if (reply && resp.body.len &&
+        (!json_only ||
+         (resp.content_type && strstr(resp.content_type, "json")))) {
+        *reply = fabc_rest_json(&resp, label, err);
+        if (!*reply)
+            goto out;
+    }
+    ret = 0;
+out:
+    req->body = NULL;
+    req->body_len = 0;
+    fabc_rest_resp_free(&resp);
+    free(text);
+    return ret;
+}

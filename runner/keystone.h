@@ -85,6 +85,16 @@ int fabc_keystone_request(struct fabc_keystone *ks, const char *type,
                           const struct fabc_rest_req *req,
                           struct fabc_rest_resp *resp, struct fabc_err *err);
 
+/* fabc_keystone_request with `body` (may be NULL) sent as compact JSON.
+ * When reply is not NULL and the response has a body (a JSON one, if
+ * json_only: Heat answers some calls with HTML), *reply gets it parsed
+ * (a new reference, the caller's to json_decref), else NULL. `label`
+ * names the service in parse errors. Returns 0 or -1 with err set. */
+int fabc_keystone_json_call(struct fabc_keystone *ks, const char *type,
+                            const char *label, struct fabc_rest_req *req,
+                            json_t *body, int json_only, json_t **reply,
+                            struct fabc_err *err);
+
 /* Sleep, interruptible by a cancel (fabc_rest_sleep). */
 int fabc_keystone_sleep(struct fabc_keystone *ks, long ms,
                         struct fabc_err *err);
