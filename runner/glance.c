@@ -243,6 +243,8 @@ json_t *fabc_glance_upload(struct fabc_keystone *ks,
     }
     json_object_set_new(body, "tags",
                         u->tags ? json_deep_copy(u->tags) : json_array());
+    if (u->id)
+        json_object_set_new(body, "id", json_string(u->id));
     json_object_foreach(u->properties, k, v) {
         char text[2048];
 
@@ -252,7 +254,12 @@ json_t *fabc_glance_upload(struct fabc_keystone *ks,
     }
     if (glance_call(ks, "POST", "v2/images", NULL, body, NULL, &img, err) <
         0) {
-        fabc_err_prefix(err, "glance: create image '%s'", u->name);
+        if (u->id && err && err->code == FABC_E_HTTP && err->status == 409)
+            fabc_err_prefix(err, "glance: create image '%s': id %s is "
+                                 "taken (an image has, or had, that id)",
+                            u->name, u->id);
+        else
+            fabc_err_prefix(err, "glance: create image '%s'", u->name);
         goto out;
     }
     id = json_string_value(json_object_get(img, "id"));

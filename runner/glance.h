@@ -36,6 +36,7 @@ json_t *fabc_glance_get(struct fabc_keystone *ks, const char *id, int *found,
 
 struct fabc_glance_upload {
     const char *name;
+    const char *id;               /* the new image's id, NULL: Glance's */
     const char *path;             /* file to stream, NULL: record only */
     const char *disk_format;      /* NULL: qcow2 */
     const char *container_format; /* NULL: bare */

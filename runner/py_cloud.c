@@ -193,7 +193,7 @@ static int dispatch(struct fabc_keystone *ks, const char *op, json_t *a,
         goto out;
     } else if (!strcmp(op, "glance.upload")) {
         struct fabc_glance_upload u = {
-            .name = astr(a, "image_name"), .path = astr(a, "path"),
+            .name = astr(a, "image_name"), .id = id, .path = astr(a, "path"),
             .disk_format = astr(a, "disk_format"),
             .container_format = astr(a, "container_format"),
             .visibility = astr(a, "visibility"),

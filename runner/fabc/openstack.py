@@ -282,8 +282,10 @@ class Glance(_Service):
 
     def upload(self, name, path, *, tags=(), properties=None,
                disk_format="qcow2", container_format="bare",
-               visibility="private"):
-        """Create the image and stream the file; returns the Image."""
+               visibility="private", image_id=None):
+        """Create the image and stream the file; returns the Image.
+        `image_id` picks the new image's id (a UUID), as `openstack image
+        create --id` does; an id in use, or used before, is a 409."""
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(2, "no such file", path)
@@ -292,7 +294,8 @@ class Glance(_Service):
                           properties=properties or None,
                           disk_format=disk_format,
                           container_format=container_format,
-                          visibility=visibility)
+                          visibility=visibility,
+                          id=None if image_id is None else str(image_id))
         return Image(data)
 
     def delete(self, image_id):

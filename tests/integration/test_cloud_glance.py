@@ -142,3 +142,26 @@ def test_http_get_and_check_many(run_cloud):
     assert nope["type"] == "CloudError" and nope["status"] == 404
     assert "expected 200" in nope["message"]
     assert r["many"][refused]["type"] == "ConnectionError"
+
+
+def test_chosen_image_id_taken_is_409(run_cloud, unique, tmp_path):
+    data = tmp_path / "img.raw"
+    data.write_bytes(b"d" * 2048)
+    tag = unique("dup")
+    try:
+        p, res = run_cloud("duplicate_id:%s,%s" % (tag, data))
+        ok(p)
+        r = res[0]
+        assert r["id"] == r["wanted"] and r["status"] == "active"
+        # the refused create left no second image behind
+        assert r["same"] == [r["id"]] and r["left"] == []
+        for case in ("live", "deleted"):
+            e = r[case]
+            assert e["type"] == "CloudError" and e["status"] == 409, e
+            assert e["method"] == "POST" and e["url"].endswith("/v2/images")
+            assert r["wanted"] in e["message"] and "taken" in e["message"]
+            # Glance's own words and its request id are kept
+            assert "already exists" in e["message"], e
+            assert e["request_id"] and e["request_id"].startswith("req-")
+    finally:
+        run_cloud("delete_images:" + tag)

@@ -263,6 +263,32 @@ def protected(tag, path):
 
 
 @task
+def duplicate_id(tag, path):
+    """Upload with a chosen id twice: the second is Glance's 409; then the
+    id of a deleted image is still taken (Glance never reuses ids)."""
+    import uuid
+    glance = openstack.connect().glance
+    wanted = str(uuid.uuid4())
+    img = glance.upload("fabc-it-" + tag, path, tags=[tag],
+                        disk_format="raw", image_id=wanted)
+    errors = {}
+    try:
+        glance.upload("fabc-it-" + tag + "-2", path, tags=[tag],
+                      disk_format="raw", image_id=wanted)
+    except CloudError as e:
+        errors["live"] = error_fields(e)
+    same = [i.id for i in glance.images(tag=tag)]
+    glance.delete(img.id)
+    try:
+        glance.upload("fabc-it-" + tag + "-3", path, tags=[tag],
+                      disk_format="raw", image_id=wanted)
+    except CloudError as e:
+        errors["deleted"] = error_fields(e)
+    result(id=img.id, wanted=wanted, status=img.status, same=same,
+           left=[i.id for i in glance.images(tag=tag)], **errors)
+
+
+@task
 def http_many(base, n):
     import time as _t
     urls = ["%s/slow/%d" % (base, i) for i in range(int(n))]
