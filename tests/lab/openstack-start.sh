@@ -9,7 +9,14 @@
 # starts only what is not running, and waits until each API answers a real
 # authenticated request. Writes tests/lab/run/openrc and
 # tests/lab/run/clouds.yaml (cloud "fabc-lab": the demo user and project;
-# "fabc-lab-admin": admin). Progress goes to stderr.
+# "fabc-lab-admin": admin; "fabc-lab-tls" and "fabc-lab-mtls": the demo
+# user through Keystone's TLS listeners). Progress goes to stderr.
+#
+# Keystone listens on 127.0.0.1:5000 (http, used by everything else),
+# 5001 (https) and 5002 (https requiring a client certificate). A private
+# lab CA, the server certificate (IP:127.0.0.1, DNS:localhost) and a client
+# certificate are made once with openssl in etc/tls/ (ca.pem, server.pem,
+# client.pem and their *-key.pem, keys mode 600).
 #
 # State lives in $FABC_LAB_OS_DIR (default tests/lab/run/openstack): etc/,
 # data/, logs/, pids/. Stop with tests/lab/openstack-stop.sh (by PID only).
@@ -30,6 +37,9 @@ ADMIN_PASS=AdminPass1
 DEMO_PASS=DemoPass1
 SVC_PASS=ServicePass1
 KS_URL=http://$LAB_HOST:5000/v3
+KS_TLS_URL=https://$LAB_HOST:5001/v3
+KS_MTLS_URL=https://$LAB_HOST:5002/v3
+TLS=$OS/etc/tls
 PY=/usr/bin/python3
 PGBIN=/usr/lib/postgresql/15/bin
 CLEAN_ENV="env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=/root"
@@ -56,10 +66,13 @@ running() {
     [ "$(cut -d' ' -f3 < /proc/$pid/stat)" != Z ] || return 1
     tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$2"
 }
-need_free() {
-    if port_open "$1"; then
-        die "port $LAB_HOST:$1 is taken by a process this lab did not start"
-    fi
+need_free() { # need_free PORT...
+    local p
+    for p in "$@"; do
+        if port_open "$p"; then
+            die "port $LAB_HOST:$p is taken by a process this lab did not start"
+        fi
+    done
 }
 # wait_code URL CODE SECONDS [curl args]: bounded poll until URL answers CODE
 wait_code() {
@@ -81,27 +94,31 @@ daemon() { # daemon NAME CMD...: own session, clean env, logs, pid file
     echo $! > "$OS/pids/$name.pid"
 }
 manage() { $CLEAN_ENV "$@" >> "$OS/logs/manage.log" 2>&1; }
-# stale NAME PATTERN SIGNAL CONF: a running service whose config changed
-# since it started is stopped (by its PID) so it starts again below
+# stale NAME PATTERN SIGNAL CONF PORT...: a running service whose config
+# changed since it started is stopped (by its PID), and its ports waited
+# for until closed, so it starts again below
 stale() {
-    local sum pid
-    sum=$(md5sum < "$4" | cut -c1-32)
-    if running "$1" "$2" &&
-        [ "$(cat "$OS/pids/$1.conf-md5" 2>/dev/null)" != "$sum" ]; then
-        pid=$(tr -dc 0-9 < "$OS/pids/$1.pid")
-        say "$1: config changed, restarting (pid $pid)"
-        kill -s "$3" "$pid" 2>/dev/null
+    local sum pid name=$1 pat=$2 sig=$3 conf=$4 p
+    shift 4
+    sum=$(md5sum < "$conf" | cut -c1-32)
+    if running "$name" "$pat" &&
+        [ "$(cat "$OS/pids/$name.conf-md5" 2>/dev/null)" != "$sum" ]; then
+        pid=$(tr -dc 0-9 < "$OS/pids/$name.pid")
+        say "$name: config changed, restarting (pid $pid)"
+        kill -s "$sig" "$pid" 2>/dev/null
         for i in $(seq 1 100); do
-            running "$1" "$2" || break
+            running "$name" "$pat" || break
             sleep 0.1
         done
-        running "$1" "$2" && kill -KILL "$pid" 2>/dev/null
-        for i in $(seq 1 50); do
-            port_open "$5" || break
-            sleep 0.1
+        running "$name" "$pat" && kill -KILL "$pid" 2>/dev/null
+        for p in "$@"; do
+            for i in $(seq 1 50); do
+                port_open "$p" || break
+                sleep 0.1
+            done
         done
     fi
-    echo "$sum" > "$OS/pids/$1.conf-md5"
+    echo "$sum" > "$OS/pids/$name.conf-md5"
 }
 
 # ------------------------------------------------------------- packages
@@ -131,6 +148,59 @@ if [ -n "$missing" ]; then
     [ $rc = 0 ] || die "apt-get failed (see $OS/logs/apt.log)"
     say "packages installed"
 fi
+
+# ------------------------------------------------------------- TLS
+# A private lab CA and, signed by it, a server certificate for 127.0.0.1
+# and localhost and a client certificate. Made once; a certificate that no
+# longer verifies against ca.pem (the CA was made again) is made again.
+# Files are written under temporary names and renamed, so an interrupted
+# run leaves no half-written pair.
+tls_ok() { # tls_ok NAME: NAME.pem and NAME-key.pem exist and verify
+    [ -s "$TLS/$1.pem" ] && [ -s "$TLS/$1-key.pem" ] &&
+        openssl verify -CAfile "$TLS/ca.pem" "$TLS/$1.pem" > /dev/null 2>&1
+}
+tls_issue() { # tls_issue NAME SUBJECT EXTENSIONS
+    local tmp=$TLS/.new-$1
+    (umask 077 &&
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+            -nodes -keyout "$tmp-key.pem" -out "$tmp.csr" -subj "$2" &&
+        printf '%s\n' "$3" > "$tmp.ext" &&
+        openssl x509 -req -in "$tmp.csr" -CA "$TLS/ca.pem" \
+            -CAkey "$TLS/ca-key.pem" -set_serial "0x$(openssl rand -hex 8)" \
+            -days 3650 -extfile "$tmp.ext" -out "$tmp.pem") \
+        >> "$OS/logs/tls.log" 2>&1 || die "openssl: cannot make $1 (logs/tls.log)"
+    chmod 644 "$tmp.pem"
+    mv -f "$tmp-key.pem" "$TLS/$1-key.pem"
+    mv -f "$tmp.pem" "$TLS/$1.pem"
+    rm -f "$tmp.csr" "$tmp.ext"
+}
+command -v openssl > /dev/null || die "openssl is not installed"
+mkdir -p "$TLS"
+chmod 755 "$TLS"
+if [ ! -s "$TLS/ca.pem" ] || [ ! -s "$TLS/ca-key.pem" ]; then
+    (umask 077 &&
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+            -nodes -keyout "$TLS/.new-ca-key.pem" -out "$TLS/.new-ca.pem" \
+            -days 3650 -subj "/O=fabc lab/CN=fabc lab CA" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign") \
+        >> "$OS/logs/tls.log" 2>&1 || die "openssl: cannot make the lab CA (logs/tls.log)"
+    chmod 644 "$TLS/.new-ca.pem"
+    mv -f "$TLS/.new-ca-key.pem" "$TLS/ca-key.pem"
+    mv -f "$TLS/.new-ca.pem" "$TLS/ca.pem"
+    say "lab CA created: $TLS/ca.pem"
+fi
+tls_ok server || tls_issue server "/O=fabc lab/CN=$LAB_HOST" \
+    "subjectAltName=IP:$LAB_HOST,DNS:localhost
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth"
+tls_ok client || tls_issue client "/O=fabc lab/CN=fabc-lab-client" \
+    "basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth"
+# Keystone restarts (its ini changes) when a certificate is made again
+TLS_SUM=$(cat "$TLS/ca.pem" "$TLS/server.pem" | md5sum | cut -c1-32)
 
 # ------------------------------------------------------------- configs
 dburl() { echo "postgresql+psycopg2://$1:${1}dbpass@$LAB_HOST:$PG_PORT/$1"; }
@@ -175,6 +245,10 @@ cat > "$OS/etc/keystone/uwsgi.ini" <<EOT
 [uwsgi]
 plugins = python3
 http-socket = $LAB_HOST:5000
+# https; and https that requires a client certificate from the lab CA
+# ("!": a client without one is refused). certificates: $TLS_SUM
+https-socket = $LAB_HOST:5001,$TLS/server.pem,$TLS/server-key.pem
+https-socket = $LAB_HOST:5002,$TLS/server.pem,$TLS/server-key.pem,HIGH,!$TLS/ca.pem
 wsgi-file = /usr/bin/keystone-wsgi-public
 env = OS_KEYSTONE_CONFIG_FILES=$OS/etc/keystone/keystone.conf
 master = true
@@ -383,17 +457,23 @@ if ! synced keystone "$KVER"; then
         --bootstrap-public-url "$KS_URL" --bootstrap-internal-url "$KS_URL" \
         || die "keystone bootstrap failed (logs/manage.log)"
 fi
-stale keystone 'uwsgi.*keystone' INT "$OS/etc/keystone/uwsgi.ini" 5000
+stale keystone 'uwsgi.*keystone' INT "$OS/etc/keystone/uwsgi.ini" \
+    5000 5001 5002
 if running keystone 'uwsgi.*keystone'; then
     say "keystone already running"
 else
-    need_free 5000
+    need_free 5000 5001 5002
     $CLEAN_ENV uwsgi --ini "$OS/etc/keystone/uwsgi.ini" \
         --daemonize2 "$OS/logs/keystone-uwsgi.log" \
         >> "$OS/logs/keystone-uwsgi.log" 2>&1
 fi
 wait_code "$KS_URL" 200 60 || die "keystone not answering (logs/keystone*)"
-say "keystone answering on $KS_URL"
+wait_code "$KS_TLS_URL" 200 10 --cacert "$TLS/ca.pem" ||
+    die "keystone not answering on $KS_TLS_URL (logs/keystone*)"
+wait_code "$KS_MTLS_URL" 200 10 --cacert "$TLS/ca.pem" \
+    --cert "$TLS/client.pem" --key "$TLS/client-key.pem" ||
+    die "keystone not answering on $KS_MTLS_URL (logs/keystone*)"
+say "keystone answering on $KS_URL, $KS_TLS_URL, $KS_MTLS_URL"
 if ! synced keystone "$KVER"; then
     $CLEAN_ENV KS_URL="$KS_URL" LAB_HOST=$LAB_HOST ADMIN_PASS="$ADMIN_PASS" \
         SVC_PASS="$SVC_PASS" DEMO_PASS="$DEMO_PASS" \
@@ -456,6 +536,32 @@ clouds:
     region_name: RegionOne
     interface: public
     identity_api_version: 3
+  fabc-lab-tls:
+    auth:
+      auth_url: $KS_TLS_URL
+      username: demo
+      password: $DEMO_PASS
+      project_name: demo
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+    interface: public
+    identity_api_version: 3
+    cacert: $TLS/ca.pem
+  fabc-lab-mtls:
+    auth:
+      auth_url: $KS_MTLS_URL
+      username: demo
+      password: $DEMO_PASS
+      project_name: demo
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+    interface: public
+    identity_api_version: 3
+    cacert: $TLS/ca.pem
+    cert: $TLS/client.pem
+    key: $TLS/client-key.pem
 EOT
 chmod 600 "$RUNDIR/openrc" "$RUNDIR/admin-openrc" "$RUNDIR/clouds.yaml"
 
@@ -479,3 +585,4 @@ wait_code "http://$LAB_HOST:9292/v2/images" 200 60 \
     -H "X-Auth-Token: $TOKEN" || die "glance not answering (logs/glance-api.log)"
 say "glance answering on http://$LAB_HOST:9292"
 say "ready: source $RUNDIR/openrc or OS_CLIENT_CONFIG_FILE=$RUNDIR/clouds.yaml OS_CLOUD=fabc-lab"
+say "TLS: Keystone $KS_TLS_URL and (client certificate) $KS_MTLS_URL, CA $TLS/ca.pem, client $TLS/client.pem + client-key.pem"

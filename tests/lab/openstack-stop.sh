@@ -78,7 +78,7 @@ fi
 rm -f "$PIDS/postgres.pid"
 if [ $PURGE = 1 ]; then
     rm -rf "$OS/data" "$OS/logs" "$OS/etc/keystone/fernet-keys" \
-        "$OS/etc/keystone/credential-keys" "$PIDS"
+        "$OS/etc/keystone/credential-keys" "$OS/etc/tls" "$PIDS"
     case "$PGDATA" in /var/tmp/fabc-lab-pg-*) rm -rf "$(dirname "$PGDATA")" ;; esac
     say "purged"
 fi
