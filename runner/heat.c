@@ -526,6 +526,37 @@ out:
     return ret;
 }
 
+/* The pause before the next events poll: WAIT_MIN_MS after new events,
+ * else growing by 8/5, capped at an eighth of the time waited so far (a
+ * short operation is seen ending within a fraction of its own length)
+ * and at WAIT_MAX_MS. */
+static long next_delay(long delay, size_t n_events, int64_t waited_ms)
+{
+    long cap = waited_ms / 8;
+
+    if (n_events)
+        return WAIT_MIN_MS;
+    if (cap < WAIT_MIN_MS)
+        cap = WAIT_MIN_MS;
+    if (cap > WAIT_MAX_MS)
+        cap = WAIT_MAX_MS;
+    delay = delay * 8 / 5;
+    return delay > cap ? cap : delay;
+}
+
+/* A request failed during a wait: say which stack, and that Heat may
+ * still be working on it. Ctrl-C and out-of-memory keep their text. */
+static void lost_contact(const struct waiter *w, int64_t start,
+                         struct fabc_err *err)
+{
+    if (!err || err->code == FABC_E_INTERRUPTED ||
+        err->code == FABC_E_NOMEM)
+        return;
+    fabc_err_prefix(err, "heat: lost track of stack '%s' after %.1fs of "
+                         "waiting (Heat may still be working on it)",
+                    w->name, (double)(fabc_now_ms() - start) / 1000.0);
+}
+
 /* Follow events until the stack leaves *_IN_PROGRESS. Returns the final
  * stack (new ref); *gone = 1 when it disappeared (delete). */
 static json_t *wait_stack(struct fabc_keystone *ks, struct waiter *w,
@@ -561,6 +592,7 @@ static json_t *wait_stack(struct fabc_keystone *ks, struct waiter *w,
                 *gone = 1;
                 break;
             }
+            lost_contact(w, start, &e2);
             if (err)
                 *err = e2;
             goto out;
@@ -597,8 +629,10 @@ static json_t *wait_stack(struct fabc_keystone *ks, struct waiter *w,
         if (check) {
             json_decref(stack);
             stack = get_stack(ks, w->path, deadline, &found, err);
-            if (!stack && found)
+            if (!stack && found) {
+                lost_contact(w, start, err);
                 goto out;
+            }
             if (!found) {
                 *gone = 1;
                 break;
@@ -608,8 +642,7 @@ static json_t *wait_stack(struct fabc_keystone *ks, struct waiter *w,
         }
         if (n >= EVENT_PAGE)
             continue; /* more events are waiting: no sleep */
-        delay = n ? WAIT_MIN_MS : (delay * 8 / 5 > WAIT_MAX_MS
-                                       ? WAIT_MAX_MS : delay * 8 / 5);
+        delay = next_delay(delay, n, fabc_now_ms() - start);
         if (fabc_now_ms() + delay > deadline) {
             fabc_err_set(err, FABC_E_TIMEOUT, 0,
                          "heat: timed out after %lds waiting for stack '%s'",
