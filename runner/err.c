@@ -28,7 +28,7 @@ int fabc_err_set(struct fabc_err *err, enum fabc_errcode code, long lib_code,
 
 void fabc_err_prefix(struct fabc_err *err, const char *fmt, ...)
 {
-    char head[512], old[sizeof(err->msg)];
+    char head[512], old[sizeof(((struct fabc_err *)0)->msg)];
     va_list ap;
 
     if (!err)
