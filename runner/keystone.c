@@ -131,6 +131,8 @@ static const struct {
     {"OS_INTERFACE", ".interface"},
     {"OS_ENDPOINT_TYPE", ".interface"},
     {"OS_CACERT", ".cacert"},
+    {"OS_CERT", ".cert"},
+    {"OS_KEY", ".key"},
     {"OS_INSECURE", ".insecure"},
 };
 
@@ -477,6 +479,23 @@ static int truthy(json_t *v)
            !strcmp(s, "1") || !strcasecmp(s, "on");
 }
 
+/* false, or a string that says so ("false", "no", "0", "off"); a missing
+ * value is not falsy. */
+static int falsy(json_t *v)
+{
+    const char *s;
+
+    if (json_is_boolean(v))
+        return json_is_false(v);
+    if (json_is_integer(v))
+        return json_integer_value(v) == 0;
+    if (!json_is_string(v))
+        return 0;
+    s = json_string_value(v);
+    return !strcasecmp(s, "false") || !strcasecmp(s, "no") ||
+           !strcmp(s, "0") || !strcasecmp(s, "off");
+}
+
 struct fabc_keystone *fabc_keystone_new(json_t *cfg, struct fabc_err *err)
 {
     struct fabc_keystone *ks = fabc_calloc(1, sizeof(*ks));
@@ -511,12 +530,11 @@ struct fabc_keystone *fabc_keystone_new(json_t *cfg, struct fabc_err *err)
                  sizeof(ks->region));
     fabc_strlcpy(ks->interface, (s = cstr(cfg, "interface")) ? s : "public",
                  sizeof(ks->interface));
-    o.insecure = truthy(json_object_get(cfg, "insecure")) ||
-                 (verify && (json_is_false(verify) ||
-                             (json_is_string(verify) &&
-                              !strcasecmp(json_string_value(verify),
-                                          "false"))));
-    o.cacert = cstr(cfg, "cacert");
+    o.tls.insecure = truthy(json_object_get(cfg, "insecure")) ||
+                     falsy(verify);
+    o.tls.cacert = cstr(cfg, "cacert");
+    o.tls.cert = cstr(cfg, "cert");
+    o.tls.key = cstr(cfg, "key");
     if (json_is_integer(t) && json_integer_value(t) > 0)
         o.timeout_ms = (long)json_integer_value(t) * 1000;
     else if (json_is_real(t) && json_real_value(t) > 0)

@@ -7,7 +7,10 @@
  * found), overlaid by secure.yaml from the same places; the cloud is the
  * `cloud` argument, else OS_CLOUD. A configuration is a JSON object with
  * clouds.yaml's shape: {"auth": {...}, "region_name", "interface",
- * "cacert", "verify", "insecure", "auth_type", "api_timeout"}.
+ * "cacert", "cert", "key", "verify", "insecure", "auth_type",
+ * "api_timeout"}; OS_CACERT, OS_CERT, OS_KEY and OS_INSECURE fill the
+ * TLS keys. `verify: false` or a true `insecure` turns verification off;
+ * cert/key are a client certificate and its key (PEM files).
  *
  * Methods: password (user by id or name+domain) and application
  * credentials (id+secret, or name+user+secret); scope: project by id or

@@ -37,9 +37,8 @@ struct fabc_rest {
     int wake[2];
     long timeout_ms;
     long connect_timeout_ms;
-    int insecure;
     int retries;
-    char *cacert;
+    struct fabc_rest_tls tls; /* strings owned (tls_copy) */
     char service[32];
 };
 
@@ -110,6 +109,87 @@ static int cancellable_sleep(const int wake[2], long ms, struct fabc_err *err)
     return ret;
 }
 
+/* ------------------------------------------------------------ TLS */
+
+static const char *nonempty(const char *s) { return s && *s ? s : NULL; }
+
+static void tls_clear(struct fabc_rest_tls *t)
+{
+    fabc_free((char *)t->cacert);
+    fabc_free((char *)t->cert);
+    fabc_free((char *)t->key);
+    memset(t, 0, sizeof(*t));
+}
+
+/* dst gets copies of src's strings (an empty one becomes NULL); dst is
+ * cleared first. 0, or -1 with err and dst cleared. */
+static int tls_copy(struct fabc_rest_tls *dst, const struct fabc_rest_tls *src,
+                    struct fabc_err *err)
+{
+    const char *from[3] = {nonempty(src->cacert), nonempty(src->cert),
+                           nonempty(src->key)};
+    char *to[3] = {NULL, NULL, NULL};
+    int ret = -1;
+
+    tls_clear(dst);
+    for (int i = 0; i < 3; i++) {
+        if (!from[i])
+            continue;
+        to[i] = fabc_strdup(from[i]);
+        if (!to[i]) {
+            fabc_err_set(err, FABC_E_NOMEM, 0, "out of memory");
+            goto out;
+        }
+    }
+    dst->insecure = src->insecure;
+    dst->cacert = to[0];
+    dst->cert = to[1];
+    dst->key = to[2];
+    to[0] = to[1] = to[2] = NULL;
+    ret = 0;
+out:
+    for (int i = 0; i < 3; i++)
+        fabc_free(to[i]);
+    return ret;
+}
+
+/* A client key is only used with a client certificate: reject one given
+ * alone rather than ignore it. 0, or -1 with err (`code`). */
+static int tls_check(const struct fabc_rest_tls *t, const char *label,
+                     enum fabc_errcode code, struct fabc_err *err)
+{
+    if (t && nonempty(t->key) && !nonempty(t->cert))
+        return fabc_err_set(err, code, 0,
+                            "%s: a client key (key %s) needs a client "
+                            "certificate (cert)", label, t->key);
+    return 0;
+}
+
+/* Verification, CA bundle and client certificate of one handle. A cacert
+ * replaces the system's CAs (bundle and directory), as openstacksdk's
+ * verify=<cacert> does. */
+static void tls_setopt(CURL *easy, const struct fabc_rest_tls *t)
+{
+    int insecure = t && t->insecure;
+
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+    if (!t)
+        return;
+    if (!insecure && nonempty(t->cacert)) {
+        curl_easy_setopt(easy, CURLOPT_CAINFO, t->cacert);
+        curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+    }
+    if (nonempty(t->cert)) {
+        curl_easy_setopt(easy, CURLOPT_SSLCERT, t->cert);
+        curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (nonempty(t->key)) {
+        curl_easy_setopt(easy, CURLOPT_SSLKEY, t->key);
+        curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+}
+
 /* ------------------------------------------------------------ client */
 
 struct fabc_rest *fabc_rest_new(const struct fabc_rest_opts *opts,
@@ -127,17 +207,12 @@ struct fabc_rest *fabc_rest_new(const struct fabc_rest_opts *opts,
     r->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 60000;
     r->connect_timeout_ms = opts && opts->connect_timeout_ms > 0
                                 ? opts->connect_timeout_ms : 10000;
-    r->insecure = opts ? opts->insecure : 0;
     r->retries = opts && opts->retries >= 0 ? opts->retries : 3;
     fabc_strlcpy(r->service, opts && opts->service ? opts->service : "http",
                  sizeof(r->service));
-    if (opts && opts->cacert && *opts->cacert) {
-        r->cacert = fabc_strdup(opts->cacert);
-        if (!r->cacert) {
-            fabc_err_set(err, FABC_E_NOMEM, 0, "out of memory");
-            goto out;
-        }
-    }
+    if (opts && (tls_check(&opts->tls, r->service, FABC_E_CONFIG, err) < 0 ||
+                 tls_copy(&r->tls, &opts->tls, err) < 0))
+        goto out;
     if (make_pipe(r->wake, err) < 0)
         goto out;
     r->multi = curl_multi_init();
@@ -164,7 +239,7 @@ void fabc_rest_free(struct fabc_rest *r)
     if (r->wake[1] >= 0)
         close(r->wake[1]);
     pthread_mutex_destroy(&r->lock);
-    fabc_free(r->cacert);
+    tls_clear(&r->tls);
     fabc_free(r);
 }
 
@@ -473,11 +548,94 @@ static int idempotent(const char *m)
            !strcmp(m, "DELETE") || !strcmp(m, "OPTIONS");
 }
 
-static int retryable_curl(CURLcode c)
+/* One transfer's outcome: curl's code and words, and what its TLS
+ * handshake showed (from curl's verbose text, see on_curl_text). */
+struct attempt {
+    CURLcode cc;
+    char errbuf[CURL_ERROR_SIZE];
+    int cert_requested; /* the server asked for a client certificate */
+    int alert_in;       /* the server sent a TLS alert (not close notify) */
+};
+
+static void attempt_reset(struct attempt *a)
 {
-    return c == CURLE_COULDNT_CONNECT || c == CURLE_GOT_NOTHING ||
-           c == CURLE_SEND_ERROR || c == CURLE_RECV_ERROR ||
-           c == CURLE_PARTIAL_FILE;
+    a->cc = CURLE_OK;
+    a->errbuf[0] = '\0';
+    a->cert_requested = a->alert_in = 0;
+}
+
+/* CURLOPT_DEBUGFUNCTION: notes the handshake messages that explain a
+ * connection the server drops right after the handshake. A TLS 1.3
+ * server checks the client certificate after the handshake, so a refused
+ * one ends the transfer with a send or receive error ("Connection reset
+ * by peer", "getpeername() failed") as often as with the alert itself.
+ * Only curl's informational text is read; headers and data (tokens) are
+ * not looked at. */
+static int on_curl_text(CURL *h, curl_infotype type, char *data,
+                        size_t size, void *ud)
+{
+    struct attempt *a = ud;
+
+    (void)h;
+    if (type != CURLINFO_TEXT)
+        return 0;
+    if (memmem(data, size, "Request CERT", 12))
+        a->cert_requested = 1;
+    if (memmem(data, size, "(IN), TLS alert", 15) &&
+        !memmem(data, size, "close notify", 12))
+        a->alert_in = 1;
+    return 0;
+}
+
+static void watch_tls(CURL *easy, struct attempt *a)
+{
+    curl_easy_setopt(easy, CURLOPT_DEBUGFUNCTION, on_curl_text);
+    curl_easy_setopt(easy, CURLOPT_DEBUGDATA, a);
+    curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
+}
+
+/* TLS failures that curl reports with their own code. */
+static int tls_code(CURLcode c)
+{
+    switch (c) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_USE_SSL_FAILED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A send or receive error that is the server ending the TLS session:
+ * a TLS alert ("tlsv13 alert certificate required" in curl's words, or
+ * one seen in the handshake), or a connection dropped by a server that
+ * had asked for a client certificate (see on_curl_text). Not transient. */
+static int tls_alert(const struct attempt *a)
+{
+    if (a->cc != CURLE_RECV_ERROR && a->cc != CURLE_SEND_ERROR &&
+        a->cc != CURLE_GOT_NOTHING)
+        return 0;
+    return (strstr(a->errbuf, "SSL") && strstr(a->errbuf, " alert ")) ||
+           a->alert_in || a->cert_requested;
+}
+
+static int retryable_curl(const struct attempt *a)
+{
+    return (a->cc == CURLE_COULDNT_CONNECT || a->cc == CURLE_GOT_NOTHING ||
+            a->cc == CURLE_SEND_ERROR || a->cc == CURLE_RECV_ERROR ||
+            a->cc == CURLE_PARTIAL_FILE) && !tls_alert(a);
 }
 
 static long clamp_timeout(long t, int64_t deadline)
@@ -491,11 +649,6 @@ static long clamp_timeout(long t, int64_t deadline)
         left = 1;
     return left < t ? (long)left : t;
 }
-
-struct attempt {
-    CURLcode cc;
-    char errbuf[CURL_ERROR_SIZE];
-};
 
 static struct curl_slist *add_header(struct curl_slist *l, const char *h,
                                      int *oom)
@@ -642,8 +795,7 @@ static int perform_once(struct fabc_rest *r, const struct fabc_rest_req *req,
     long timeout, redirects = 0;
     double total = 0;
 
-    a->cc = CURLE_OK;
-    a->errbuf[0] = '\0';
+    attempt_reset(a);
     fabc_buf_reset(&resp->body);
     resp_clear_headers(resp);
     resp->status = 0;
@@ -669,10 +821,8 @@ static int perform_once(struct fabc_rest *r, const struct fabc_rest_req *req,
     curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L);
-    if (r->cacert)
-        curl_easy_setopt(easy, CURLOPT_CAINFO, r->cacert);
+    tls_setopt(easy, &r->tls);
+    watch_tls(easy, a);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "fabc/" FABC_VERSION);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 
@@ -772,13 +922,61 @@ static void http_error(struct fabc_err *err, const char *label,
     err->status = (int)resp->status;
 }
 
+/* Why a TLS failure happened, as far as fabc can tell beyond curl's
+ * words: each configured file that cannot be read ("; cacert PATH: No
+ * such file or directory"), the system CAs used for lack of a cacert when
+ * the issuer is unknown, a client certificate asked for but not given.
+ * Writes "" if nothing. */
+static void tls_reasons(char *out, size_t size, const struct attempt *a,
+                        const struct fabc_rest_tls *t)
+{
+    static const char *const names[] = {"cacert", "cert", "key"};
+    const char *paths[3] = {NULL, NULL, NULL};
+    size_t o = 0;
+    int n;
+
+    out[0] = '\0';
+    if (t) {
+        paths[0] = t->insecure ? NULL : nonempty(t->cacert);
+        paths[1] = nonempty(t->cert);
+        paths[2] = nonempty(t->key);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!paths[i] || access(paths[i], R_OK) == 0)
+            continue;
+        n = snprintf(out + o, size - o, "; %s %s: %s", names[i], paths[i],
+                     strerror(errno));
+        if (n < 0 || (size_t)n >= size - o)
+            return;
+        o += (size_t)n;
+    }
+    if (o)
+        return;
+    if ((a->cc == CURLE_PEER_FAILED_VERIFICATION ||
+         a->cc == CURLE_SSL_ISSUER_ERROR) && !paths[0] &&
+        !(t && t->insecure) &&
+        (strstr(a->errbuf, "issuer") || strstr(a->errbuf, "self-signed") ||
+         strstr(a->errbuf, "self signed")))
+        snprintf(out, size, " (no cacert given: the system's CA "
+                            "certificates were used)");
+    else if (a->cert_requested && !paths[1])
+        snprintf(out, size, " (the server asked for a client certificate "
+                            "and none was given: cert and key)");
+    else if (a->cert_requested && tls_alert(a))
+        snprintf(out, size, " (the server asked for a client certificate "
+                            "and ended the session after the handshake: "
+                            "was cert %s refused?)", paths[1]);
+}
+
 static void transport_error(struct fabc_err *err, const char *label,
                             const struct fabc_rest_req *req,
-                            const struct attempt *a)
+                            const struct attempt *a,
+                            const struct fabc_rest_tls *tls)
 {
     const char *words = a->errbuf[0] ? a->errbuf : curl_easy_strerror(a->cc);
     enum fabc_errcode code = FABC_E_HTTP;
     const char *what = "request failed";
+    char why[1200] = "";
 
     if (a->cc == CURLE_COULDNT_CONNECT || a->cc == CURLE_COULDNT_RESOLVE_HOST ||
         a->cc == CURLE_COULDNT_RESOLVE_PROXY) {
@@ -787,14 +985,13 @@ static void transport_error(struct fabc_err *err, const char *label,
     } else if (a->cc == CURLE_OPERATION_TIMEDOUT) {
         code = FABC_E_TIMEOUT;
         what = "timed out";
-    } else if (a->cc == CURLE_PEER_FAILED_VERIFICATION ||
-               a->cc == CURLE_SSL_CONNECT_ERROR ||
-               a->cc == CURLE_SSL_CACERT_BADFILE) {
+    } else if (tls_code(a->cc) || tls_alert(a)) {
         code = FABC_E_CONNECT;
         what = "TLS failure";
+        tls_reasons(why, sizeof(why), a, tls);
     }
-    fabc_err_set(err, code, a->cc, "%s %s %s: %s: %s", label, req->method,
-                 req->url, what, words);
+    fabc_err_set(err, code, a->cc, "%s %s %s: %s: %s%s", label, req->method,
+                 req->url, what, words, why);
     err->status = 0;
 }
 
@@ -816,7 +1013,7 @@ int fabc_rest_do(struct fabc_rest *r, const struct fabc_rest_req *req,
 
         if (perform_once(r, req, resp, &a, err) < 0)
             goto out;
-        again = (a.cc != CURLE_OK && retryable_curl(a.cc)) ||
+        again = (a.cc != CURLE_OK && retryable_curl(&a)) ||
                 (a.cc == CURLE_OK &&
                  (resp->status == 502 || resp->status == 503 ||
                   resp->status == 504));
@@ -832,7 +1029,7 @@ int fabc_rest_do(struct fabc_rest *r, const struct fabc_rest_req *req,
         backoff = backoff * 2 > 4000 ? 4000 : backoff * 2;
     }
     if (a.cc != CURLE_OK)
-        transport_error(err, label, req, &a);
+        transport_error(err, label, req, &a, &r->tls);
     else if (resp->status >= 400 || resp->status < 100 ||
              (resp->status >= 300 && !req->no_follow))
         http_error(err, label, req, resp);
@@ -923,7 +1120,7 @@ void fabc_rest_check_free(struct fabc_rest_check *items, size_t n)
 struct check_ctx {
     struct fabc_rest_check *item;
     struct sink sink;
-    char errbuf[CURL_ERROR_SIZE];
+    struct attempt a;
     CURL *easy;
 };
 
@@ -942,7 +1139,7 @@ static size_t on_check_header(char *p, size_t sz, size_t n, void *ud)
 }
 
 static int check_start(CURLM *m, struct check_ctx *c, long timeout_ms,
-                       int insecure)
+                       const struct fabc_rest_tls *tls)
 {
     c->easy = curl_easy_init();
     if (!c->easy)
@@ -953,7 +1150,8 @@ static int check_start(CURLM *m, struct check_ctx *c, long timeout_ms,
     curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
+    attempt_reset(&c->a);
+    curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->a.errbuf);
     curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, &c->sink);
     curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_check_header);
@@ -962,8 +1160,8 @@ static int check_start(CURLM *m, struct check_ctx *c, long timeout_ms,
     curl_easy_setopt(c->easy, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
-    curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+    tls_setopt(c->easy, tls);
+    watch_tls(c->easy, &c->a);
     curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "fabc/" FABC_VERSION);
     curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
     if (curl_multi_add_handle(m, c->easy) != CURLM_OK)
@@ -972,10 +1170,10 @@ static int check_start(CURLM *m, struct check_ctx *c, long timeout_ms,
     return 0;
 }
 
-static void check_finish(struct check_ctx *c, CURLcode cc, long expect)
+static void check_finish(struct check_ctx *c, CURLcode cc, long expect,
+                         const struct fabc_rest_tls *tls)
 {
     struct fabc_rest_check *it = c->item;
-    struct attempt a;
     double total = 0;
 
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &it->status);
@@ -985,9 +1183,8 @@ static void check_finish(struct check_ctx *c, CURLcode cc, long expect)
     if (cc != CURLE_OK) {
         struct fabc_rest_req req = {.method = "GET", .url = it->url};
 
-        a.cc = cc;
-        memcpy(a.errbuf, c->errbuf, sizeof(a.errbuf));
-        transport_error(&it->err, "http", &req, &a);
+        c->a.cc = cc;
+        transport_error(&it->err, "http", &req, &c->a, tls);
         it->status = 0;
     } else if (expect > 0 && it->status != expect) {
         char svc[512];
@@ -1009,7 +1206,8 @@ static void check_finish(struct check_ctx *c, CURLcode cc, long expect)
 }
 
 int fabc_rest_check_many(struct fabc_rest_check *items, size_t n,
-                         long expect, long timeout_ms, int insecure,
+                         long expect, long timeout_ms,
+                         const struct fabc_rest_tls *tls,
                          struct fabc_err *err)
 {
     struct check_ctx *ctx = NULL;
@@ -1027,6 +1225,8 @@ int fabc_rest_check_many(struct fabc_rest_check *items, size_t n,
         items[i].status = 0;
         items[i].elapsed = 0;
     }
+    if (tls_check(tls, "http", FABC_E_USAGE, err) < 0)
+        return -1;
     if (!n)
         return 0;
     ctx = fabc_calloc(n, sizeof(*ctx));
@@ -1049,7 +1249,7 @@ int fabc_rest_check_many(struct fabc_rest_check *items, size_t n,
         CURLMsg *msg;
 
         while (next < n && active < CHECK_MAX_PARALLEL) {
-            if (check_start(m, &ctx[next], timeout_ms, insecure) < 0) {
+            if (check_start(m, &ctx[next], timeout_ms, tls) < 0) {
                 fabc_err_set(err, FABC_E_NOMEM, 0, "cannot start request");
                 goto out;
             }
@@ -1065,7 +1265,7 @@ int fabc_rest_check_many(struct fabc_rest_check *items, size_t n,
             if (msg->msg != CURLMSG_DONE)
                 continue;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &c);
-            check_finish(c, msg->data.result, expect);
+            check_finish(c, msg->data.result, expect, tls);
             curl_multi_remove_handle(m, c->easy);
             curl_easy_cleanup(c->easy);
             c->easy = NULL;

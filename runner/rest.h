@@ -3,8 +3,8 @@
  * A struct fabc_rest is one client: a curl multi handle whose connection
  * cache is reused by every request made through it (one client per cloud
  * connection, so Keystone, Heat and Glance each keep their connection
- * open), TLS verification on unless `insecure`, an optional CA bundle,
- * per-request timeouts, redirects, and retries with backoff for
+ * open), TLS verification on unless `insecure`, an optional CA bundle and
+ * client certificate (struct fabc_rest_tls), per-request timeouts, redirects, and retries with backoff for
  * idempotent requests on connection errors and 502/503/504.
  *
  * Requests are made without the GIL and without any Python object: waits
@@ -15,6 +15,10 @@
  * Every failure fills struct fabc_err: FABC_E_HTTP with status, method,
  * url, the service's own message and the x-openstack-request-id; for
  * transport failures FABC_E_CONNECT / FABC_E_TIMEOUT with the CURLcode.
+ * A TLS failure (an unverifiable server certificate, a missing or bad CA,
+ * certificate or key file, a TLS alert such as a refused client
+ * certificate) is FABC_E_CONNECT with "TLS failure: <curl's words>" and,
+ * for a file that cannot be read, the file and the reason.
  * Tokens never appear in messages or in --debug logs.
  *
  * curl_global_init() is the caller's job (main.c), before any thread.
@@ -32,17 +36,27 @@
 
 struct fabc_rest;
 
+/* TLS settings; the strings are borrowed by the functions taking this
+ * struct, which copy what they keep. */
+struct fabc_rest_tls {
+    int insecure;       /* 1: do not verify the server's certificate and
+                           name (cacert is then not used) */
+    const char *cacert; /* CA bundle (PEM) path, NULL: the system's */
+    const char *cert;   /* client certificate (PEM) path or NULL */
+    const char *key;    /* its private key (PEM), NULL: in cert's file */
+};
+
 struct fabc_rest_opts {
     long timeout_ms;         /* whole request, 0: 60000 */
     long connect_timeout_ms; /* 0: 10000 */
-    int insecure;            /* 1: do not verify TLS peer and host */
-    const char *cacert;      /* CA bundle path or NULL (copied) */
+    struct fabc_rest_tls tls; /* copied */
     int retries;             /* extra attempts for idempotent requests;
                                 -1: the default 3 */
     const char *service;     /* label for messages/debug ("heat"), copied */
 };
 
-/* A new client, or NULL with err set. Free with fabc_rest_free(). */
+/* A new client, or NULL with err set (FABC_E_CONFIG for a key without
+ * a cert). Free with fabc_rest_free(). */
 struct fabc_rest *fabc_rest_new(const struct fabc_rest_opts *opts,
                                 struct fabc_err *err);
 void fabc_rest_free(struct fabc_rest *r);
@@ -140,10 +154,12 @@ struct fabc_rest_check {
 /* GET every url concurrently (curl multi, at most 64 at once), each with
  * `timeout_ms`; `expect` > 0 turns any other status into an FABC_E_HTTP
  * error in that item's err. Returns 0 when the run completed (items carry
- * their own results), -1 with err set on allocation failure or
- * interruption. Follows redirects; verifies TLS unless insecure. */
+ * their own results), -1 with err set on allocation failure, interruption
+ * or a key without a cert (FABC_E_USAGE). Follows redirects; TLS as `tls`
+ * says (NULL: verify against the system's CAs, no client certificate). */
 int fabc_rest_check_many(struct fabc_rest_check *items, size_t n,
-                         long expect, long timeout_ms, int insecure,
+                         long expect, long timeout_ms,
+                         const struct fabc_rest_tls *tls,
                          struct fabc_err *err);
 void fabc_rest_check_free(struct fabc_rest_check *items, size_t n);
 

@@ -97,7 +97,8 @@ static void clear_os_env(void)
         "OS_PROJECT_DOMAIN_NAME", "OS_REGION_NAME", "OS_INTERFACE",
         "OS_CLIENT_CONFIG_FILE", "OS_CLIENT_SECURE_FILE", "OS_TENANT_NAME",
         "OS_APPLICATION_CREDENTIAL_ID", "OS_APPLICATION_CREDENTIAL_SECRET",
-        "OS_AUTH_TYPE", "OS_CACERT", "OS_INSECURE", "OS_USER_ID"};
+        "OS_AUTH_TYPE", "OS_CACERT", "OS_INSECURE", "OS_USER_ID",
+        "OS_CERT", "OS_KEY"};
 
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
@@ -352,10 +353,19 @@ static void test_config_from_env(void **state)
     setenv("OS_TENANT_NAME", "legacy", 1);
     setenv("OS_PROJECT_NAME", "demo", 1);
     setenv("OS_REGION_NAME", "RegionOne", 1);
+    setenv("OS_CACERT", "/etc/ca.pem", 1);
+    setenv("OS_CERT", "/etc/client.pem", 1);
+    setenv("OS_KEY", "/etc/client-key.pem", 1);
     fabc_err_clear(&err);
     c = fabc_keystone_load_config(NULL, src, sizeof(src), &err);
     assert_non_null(c);
     assert_string_equal(src, "OS_* environment variables");
+    assert_string_equal(json_string_value(json_object_get(c, "cacert")),
+                        "/etc/ca.pem");
+    assert_string_equal(json_string_value(json_object_get(c, "cert")),
+                        "/etc/client.pem");
+    assert_string_equal(json_string_value(json_object_get(c, "key")),
+                        "/etc/client-key.pem");
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(c, "auth"), "project_name")),
                         "demo"); /* OS_PROJECT_NAME wins over TENANT */
@@ -887,6 +897,94 @@ static void test_http_connection_refused(void **state)
     fabc_rest_free(r);
 }
 
+/* TLS setup failures that need no TLS server: a listener that is never
+ * accepted from completes the TCP handshake, then curl loads the CA
+ * bundle and client certificate and fails on a missing file. */
+static void test_tls_file_errors(void **state)
+{
+    static const struct {
+        struct fabc_rest_tls tls;
+        const char *want;
+    } cases[] = {
+        {{.cacert = "/nonexistent/fabc/ca.pem"},
+         "; cacert /nonexistent/fabc/ca.pem: No such file or directory"},
+        {{.cert = "/nonexistent/fabc/client.pem"},
+         "; cert /nonexistent/fabc/client.pem: No such file or directory"},
+    };
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int fd;
+
+    (void)state;
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fabc_rest_opts o = {.retries = 2, .service = "keystone",
+                                   .tls = cases[i].tls};
+        struct fabc_rest_check item = {0};
+        struct fabc_rest_resp resp;
+        struct fabc_rest *r;
+        struct fabc_err err;
+        char url[128];
+
+        snprintf(url, sizeof(url), "https://127.0.0.1:%d/v3/auth/tokens",
+                 ntohs(a.sin_port));
+        fabc_err_clear(&err);
+        r = fabc_rest_new(&o, &err);
+        assert_non_null(r);
+        fabc_rest_resp_init(&resp);
+        {
+            struct fabc_rest_req q = {.method = "GET", .url = url};
+
+            assert_int_equal(fabc_rest_do(r, &q, &resp, &err), -1);
+        }
+        assert_int_equal(err.code, FABC_E_CONNECT);
+        assert_int_equal(resp.attempts, 1); /* a bad file is not retried */
+        assert_non_null(strstr(err.msg, "keystone GET "));
+        assert_non_null(strstr(err.msg, ": TLS failure: "));
+        assert_non_null(strstr(err.msg, cases[i].want));
+        fabc_rest_resp_free(&resp);
+        fabc_rest_free(r);
+
+        /* the same through the HTTP checks */
+        item.url = url;
+        fabc_err_clear(&err);
+        assert_int_equal(fabc_rest_check_many(&item, 1, 200, 5000,
+                                              &cases[i].tls, &err), 0);
+        assert_int_equal(item.err.code, FABC_E_CONNECT);
+        assert_non_null(strstr(item.err.msg, "http GET "));
+        assert_non_null(strstr(item.err.msg, ": TLS failure: "));
+        assert_non_null(strstr(item.err.msg, cases[i].want));
+        fabc_rest_check_free(&item, 1);
+    }
+    close(fd);
+}
+
+/* A client key without a client certificate is refused, not ignored. */
+static void test_tls_key_needs_cert(void **state)
+{
+    struct fabc_rest_opts o = {.retries = -1, .service = "keystone",
+                               .tls = {.key = "/k.pem"}};
+    struct fabc_rest_check item = {.url = "https://127.0.0.1:9/"};
+    struct fabc_err err;
+
+    (void)state;
+    fabc_err_clear(&err);
+    assert_null(fabc_rest_new(&o, &err));
+    assert_int_equal(err.code, FABC_E_CONFIG);
+    assert_string_equal(err.msg, "keystone: a client key (key /k.pem) "
+                                 "needs a client certificate (cert)");
+    fabc_err_clear(&err);
+    assert_int_equal(fabc_rest_check_many(&item, 1, 0, 1000, &o.tls, &err),
+                     -1);
+    assert_int_equal(err.code, FABC_E_USAGE);
+    fabc_rest_check_free(&item, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -914,6 +1012,8 @@ int main(void)
         cmocka_unit_test(test_http_retries_idempotent_only),
         cmocka_unit_test(test_http_error_details_and_redirect),
         cmocka_unit_test(test_http_connection_refused),
+        cmocka_unit_test(test_tls_file_errors),
+        cmocka_unit_test(test_tls_key_needs_cert),
     };
     int rc;
 
