@@ -84,6 +84,12 @@ def _opts(host_string=None, password=None):
         kf = [kf]
     cfg = env.get("ssh_config_path") or ""
     default_cfg = os.path.join(os.path.expanduser("~"), ".ssh", "config")
+    # as with OpenSSH: ssh_config's UserKnownHostsFile applies unless
+    # known_hosts was set (--known-hosts, env.known_hosts) to another file
+    kh = env.get("known_hosts") or None
+    if kh and os.path.expanduser(kh) == os.path.join(
+            os.path.expanduser("~"), ".ssh", "known_hosts"):
+        kh = None
     pw = password
     if pw is None:
         pw = (env.get("passwords") or {}).get(host_string) \
@@ -102,7 +108,7 @@ def _opts(host_string=None, password=None):
         os.path.expanduser(cfg) != default_cfg,
         "use_ssh_config": bool(env.get("use_ssh_config", True)) and
         bool(cfg),
-        "known_hosts": env.get("known_hosts") or None,
+        "known_hosts": kh,
         "accept_new_hosts": bool(env.get("accept_new_hosts")),
         "forward_agent": bool(env.get("forward_agent")),
         "no_agent": bool(env.get("no_agent")),

@@ -276,3 +276,36 @@ def test_missing_explicit_ssh_config(fabc_ssh, ssh_lab):
                  ssh_config="/nonexistent/fabc_ssh_config")
     assert r.returncode != 0
     assert "/nonexistent/fabc_ssh_config" in r.stdout + r.stderr
+
+
+def test_ssh_config_user_known_hosts_file(fabc_ssh, ssh_lab, tmp_path):
+    """UserKnownHostsFile from ssh_config is used, as OpenSSH does, when
+    --known-hosts is not given; an explicit --known-hosts still wins."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    cfg = ssh_lab.write_config("ukh_config", """
+Host %s
+    Port %d
+    User root
+    IdentityFile %s
+    IdentitiesOnly yes
+    UserKnownHostsFile %s
+""" % (ssh_lab.host(0), ssh_lab.port, ssh_lab.key, ssh_lab.known_hosts))
+    cmd = [os.environ.get("FABC", "bin/fabc"), "-f",
+           os.path.join(os.path.dirname(os.path.abspath(__file__)), "pkgs",
+                        PKG), "--ssh-config", cfg, "-H", ssh_lab.host(0),
+           "echo:ukh"]
+    import subprocess
+    e = dict(os.environ, HOME=str(home))
+    e.pop("SSH_AUTH_SOCK", None)
+    r = subprocess.run(cmd, env=e, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert mark(r.stdout, "echo")["stdout"] == "ukh"
+    r = subprocess.run(cmd[:1] + ["--known-hosts", str(empty)] + cmd[1:],
+                       env=e, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "unknown host key" in r.stdout + r.stderr
+    assert str(empty) in r.stdout + r.stderr
