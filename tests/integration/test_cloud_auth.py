@@ -1,6 +1,6 @@
 """Keystone through fabc against the real lab: OS_* and clouds.yaml
 sources, wrong password, a token revoked mid-run, --debug redaction, and
-heat-api stopped during a wait."""
+heat-api frozen or killed during a wait."""
 import os
 import signal
 import subprocess
@@ -135,6 +135,68 @@ def test_heat_api_stopped_during_wait(cloud_lab, cloud_env, unique):
     # Heat recovers; clean up the stack
     subprocess.run(fabc_cmd("-f", CLOUD_PKG, "cleanup:" + name),
                    env=cloud_env, capture_output=True, timeout=180)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_heat_api_killed_during_wait(cloud_lab, cloud_env, unique):
+    """heat-all is killed outright while fabc waits: the event poll meets
+    a refused connection, and after its retries fabc ends with an error
+    that names the stack, the URL and the refusal, long before the wait's
+    own timeout. The lab is started again afterwards."""
+    from conftest import fabc_cmd
+    from fixtures_cloud import CLOUD_PKG, LAB
+    name = unique("killed")
+    pid = cloud_lab.heat_pid()
+    cmd = fabc_cmd("-f", CLOUD_PKG, "slow_create:%s,300" % name)
+    proc = subprocess.Popen(cmd, env=cloud_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    killed = False
+    try:
+        deadline = time.monotonic() + 30
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "CREATE_IN_PROGRESS" in line or not line:
+                break
+        assert any("CREATE_IN_PROGRESS" in x for x in lines), lines
+        os.kill(pid, signal.SIGKILL)
+        killed = True
+        t0 = time.monotonic()
+        out, _ = proc.communicate(timeout=120)
+        elapsed = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if killed:
+            for _ in range(100):
+                if not _pid_alive(pid):
+                    break
+                time.sleep(0.1)
+            subprocess.run(["sh", os.path.join(LAB, "openstack-start.sh")],
+                           check=True, timeout=600, capture_output=True)
+    text = "".join(lines) + out
+    assert proc.returncode == 1, text
+    assert elapsed < 60, elapsed   # the wait's timeout is 300 s
+    assert "lost track of stack '%s'" % name in text, text
+    assert "Heat may still be working on it" in text
+    assert "127.0.0.1:8004" in text and "Connection refused" in text, text
+    assert "ConnectionError" in text, text
+    # Heat is back, marks the interrupted create failed, and the stack
+    # can be deleted
+    p = subprocess.run(fabc_cmd("-f", CLOUD_PKG, "cleanup:" + name),
+                       env=cloud_env, capture_output=True, text=True,
+                       timeout=300)
+    ok(p)
+    assert '"gone": true' in p.stdout
 
 
 def _keystone(method, url, token=None, body=None):
