@@ -4,14 +4,12 @@ the lab CA required), both made by tests/lab/openstack-start.sh with a
 private CA in tests/lab/run/openstack/etc/tls/. Covers clouds.yaml cacert,
 verify/insecure, cert/key, the OS_CACERT/OS_INSECURE/OS_CERT/OS_KEY
 variables, the errors of each failure, and fabc.http's cacert/cert/key.
-A last test serves a certificate for another name from Python's own TLS
-server to check host name verification."""
-import http.server
+A last test serves a certificate for another name from OpenSSL's own
+test server (openssl s_server) to check host name verification."""
 import os
 import socket
-import ssl
 import subprocess
-import threading
+import time
 import types
 
 import pytest
@@ -368,34 +366,33 @@ def other_ca(tmp_path):
     return OtherCA(tmp_path)
 
 
-class Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        data = b'{"version": {"id": "hello"}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
 def localhost_only_server(other_ca):
-    """An https server on 127.0.0.1 whose certificate names only
-    localhost (not the address 127.0.0.1)."""
+    """openssl s_server -www on 127.0.0.1 with a certificate that names
+    only localhost (not the address 127.0.0.1)."""
     cert, key = other_ca.issue("localhost-only", "DNS:localhost")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    srv.daemon_threads = True
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield types.SimpleNamespace(port=srv.server_address[1], ca=other_ca.ca)
-    srv.shutdown()
-    srv.server_close()
+    port = _free_port()
+    srv = subprocess.Popen(["openssl", "s_server", "-quiet", "-www",
+                            "-accept", "127.0.0.1:%d" % port, "-cert", cert,
+                            "-key", key], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if _port_open(port) or srv.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert _port_open(port), "openssl s_server did not start"
+        yield types.SimpleNamespace(port=port, ca=other_ca.ca)
+    finally:
+        srv.terminate()
+        srv.wait(timeout=10)
 
 
 def test_certificate_for_another_host_name(run_cloud, localhost_only_server):
@@ -404,7 +401,7 @@ def test_certificate_for_another_host_name(run_cloud, localhost_only_server):
     bad = "https://127.0.0.1:%d/" % s.port
     p, res = run_cloud("tls.http_get:%s,cacert=%s" % (good, s.ca))
     ok(p)
-    assert res == [{"status": 200, "version": "hello"}]
+    assert res == [{"status": 200, "version": "s_server"}]
     p, res = run_cloud("tls.http_get:%s,cacert=%s" % (bad, s.ca))
     e, _ = failed(p, res)
     assert e["type"] == "ConnectionError"

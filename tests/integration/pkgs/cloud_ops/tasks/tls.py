@@ -61,7 +61,11 @@ def http_get(url, cacert="", cert="", key="", insecure="no", path_type="str"):
     except Exception as e:
         result(error=error_fields(e))
         raise
-    result(status=r.status, version=r.json().get("version", {}).get("id"))
+    if r.headers.get("content-type", "").startswith("application/json"):
+        version = r.json().get("version", {}).get("id")
+    else:  # openssl s_server -www's status page
+        version = "s_server" if "s_server" in r.body else r.body[:40]
+    result(status=r.status, version=version)
 
 
 @task
