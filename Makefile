@@ -97,11 +97,10 @@ integration: $(BIN)
 
 test: unit integration
 
-# The host's own suites against the AddressSanitizer binary (leak reports
-# are off: the embedded interpreter keeps its allocations until exit).
-ASAN_SUITES ?= tests/integration/test_runner.py \
-               tests/integration/test_config.py \
-               tests/integration/test_template.py
+# Every integration suite (host, SSH, cloud, TLS, deployment) against
+# the AddressSanitizer binary (leak reports are off: the embedded
+# interpreter keeps its allocations until exit).
+ASAN_SUITES ?= tests/integration
 asan-test:
 	$(MAKE) SANITIZER=address all unit
 	ASAN_OPTIONS=detect_leaks=0 FABC=$(CURDIR)/bin/fabc-address \

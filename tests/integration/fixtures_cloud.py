@@ -23,7 +23,7 @@ STATE = os.environ.get("FABC_LAB_OS_DIR") or os.path.join(RUN, "openstack")
 CLOUD_PKG = os.path.join(HERE, "pkgs", "cloud_ops")
 
 
-def _port_open(port):
+def port_open(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
@@ -33,7 +33,7 @@ def _port_open(port):
 
 def lab_running():
     return (os.path.exists(os.path.join(RUN, "openrc"))
-            and all(_port_open(p) for p in (5000, 8004, 9292)))
+            and all(port_open(p) for p in (5000, 8004, 9292)))
 
 
 def read_openrc(path):

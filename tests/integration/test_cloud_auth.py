@@ -96,6 +96,28 @@ def test_token_revoked_mid_run_reauthenticates(run_cloud, unique):
     assert r["found"] is True and r["renewed"] is True
 
 
+def _slow_create_waiting(cloud_env, name, timeout):
+    """Start `fabc slow_create` and return (process, lines read) once Heat
+    has accepted the create and fabc's wait has begun."""
+    from conftest import fabc_cmd
+    from fixtures_cloud import CLOUD_PKG
+    cmd = fabc_cmd("-f", CLOUD_PKG, "slow_create:%s,%d" % (name, timeout))
+    proc = subprocess.Popen(cmd, env=cloud_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "CREATE_IN_PROGRESS" in line or not line:
+            break
+    if not any("CREATE_IN_PROGRESS" in x for x in lines):
+        proc.kill()
+        proc.wait()
+        raise AssertionError("the create did not start: %r" % lines)
+    return proc, lines
+
+
 def test_heat_api_stopped_during_wait(cloud_lab, cloud_env, unique):
     """heat-all is frozen (SIGSTOP) while fabc waits: fabc must end with a
     clear error within its timeout, not hang."""
@@ -103,20 +125,9 @@ def test_heat_api_stopped_during_wait(cloud_lab, cloud_env, unique):
     from fixtures_cloud import CLOUD_PKG
     name = unique("down")
     pid = cloud_lab.heat_pid()
-    cmd = fabc_cmd("-f", CLOUD_PKG, "slow_create:%s,12" % name)
-    proc = subprocess.Popen(cmd, env=cloud_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc, lines = _slow_create_waiting(cloud_env, name, 12)
     stopped = False
     try:
-        # wait until the create is accepted and the wait has begun
-        deadline = time.monotonic() + 30
-        lines = []
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "CREATE_IN_PROGRESS" in line or not line:
-                break
-        assert any("CREATE_IN_PROGRESS" in x for x in lines), lines
         os.kill(pid, signal.SIGSTOP)
         stopped = True
         t0 = time.monotonic()
@@ -154,19 +165,9 @@ def test_heat_api_killed_during_wait(cloud_lab, cloud_env, unique):
     from fixtures_cloud import CLOUD_PKG, LAB
     name = unique("killed")
     pid = cloud_lab.heat_pid()
-    cmd = fabc_cmd("-f", CLOUD_PKG, "slow_create:%s,300" % name)
-    proc = subprocess.Popen(cmd, env=cloud_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc, lines = _slow_create_waiting(cloud_env, name, 300)
     killed = False
     try:
-        deadline = time.monotonic() + 30
-        lines = []
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "CREATE_IN_PROGRESS" in line or not line:
-                break
-        assert any("CREATE_IN_PROGRESS" in x for x in lines), lines
         os.kill(pid, signal.SIGKILL)
         killed = True
         t0 = time.monotonic()

@@ -15,19 +15,11 @@ import types
 import pytest
 import yaml
 
-from fixtures_cloud import LAB
+from fixtures_cloud import LAB, port_open
 
 TLS_URL = "https://127.0.0.1:5001/v3"
 MTLS_URL = "https://127.0.0.1:5002/v3"
 DEMO_PASS = "DemoPass1"
-
-
-def _port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +30,7 @@ def tls_lab(cloud_lab):
     files = {n: os.path.join(d, n + ".pem")
              for n in ("ca", "client", "client-key")}
     if not (all(os.path.exists(f) for f in files.values())
-            and _port_open(5001) and _port_open(5002)):
+            and port_open(5001) and port_open(5002)):
         if os.geteuid() != 0:
             pytest.skip("the lab runs without TLS listeners and restarting "
                         "it needs root (make lab)")
@@ -385,10 +377,10 @@ def localhost_only_server(other_ca):
                            stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
-            if _port_open(port) or srv.poll() is not None:
+            if port_open(port) or srv.poll() is not None:
                 break
             time.sleep(0.05)
-        assert _port_open(port), "openssl s_server did not start"
+        assert port_open(port), "openssl s_server did not start"
         yield types.SimpleNamespace(port=port, ca=other_ca.ca)
     finally:
         srv.terminate()
