@@ -4,8 +4,9 @@
  * cache is reused by every request made through it (one client per cloud
  * connection, so Keystone, Heat and Glance each keep their connection
  * open), TLS verification on unless `insecure`, an optional CA bundle and
- * client certificate (struct fabc_rest_tls), per-request timeouts, redirects, and retries with backoff for
- * idempotent requests on connection errors and 502/503/504.
+ * client certificate (struct fabc_rest_tls), per-request timeouts,
+ * redirects, and retries with backoff for idempotent requests on
+ * connection errors and 502/503/504.
  *
  * Requests are made without the GIL and without any Python object: waits
  * poll a private wake pipe registered with fabc_cancel_add_wakefd(), so a
