@@ -555,7 +555,7 @@ struct attempt {
     char errbuf[CURL_ERROR_SIZE];
     int cert_requested; /* the server asked for a client certificate */
     int alert_in;       /* the server sent a TLS alert (not close notify) */
-    char connect_why[128]; /* the last failed connect's reason, or "" */
+    long os_errno;      /* CURLINFO_OS_ERRNO: why a connect failed, or 0 */
 };
 
 static void attempt_reset(struct attempt *a)
@@ -563,13 +563,11 @@ static void attempt_reset(struct attempt *a)
     a->cc = CURLE_OK;
     a->errbuf[0] = '\0';
     a->cert_requested = a->alert_in = 0;
-    a->connect_why[0] = '\0';
+    a->os_errno = 0;
 }
 
-/* CURLOPT_DEBUGFUNCTION: notes why a connect failed ("connect to H port
- * P failed: Connection refused"; curl 7.88's error buffer only says
- * "Couldn't connect to server"), and the handshake messages that explain
- * a connection the server drops right after the handshake. A TLS 1.3
+/* CURLOPT_DEBUGFUNCTION: notes the handshake messages that explain a
+ * connection the server drops right after the handshake. A TLS 1.3
  * server checks the client certificate after the handshake, so a refused
  * one ends the transfer with a send or receive error ("Connection reset
  * by peer", "getpeername() failed") as often as with the alert itself.
@@ -579,24 +577,10 @@ static int on_curl_text(CURL *h, curl_infotype type, char *data,
                         size_t size, void *ud)
 {
     struct attempt *a = ud;
-    const char *why;
 
     (void)h;
     if (type != CURLINFO_TEXT)
         return 0;
-    if (size > 11 && !memcmp(data, "connect to ", 11) &&
-        (why = memmem(data, size, " failed: ", 9))) {
-        size_t n;
-
-        why += 9;
-        n = (size_t)(data + size - why);
-        while (n && (why[n - 1] == '\n' || why[n - 1] == '\r'))
-            n--;
-        if (n >= sizeof(a->connect_why))
-            n = sizeof(a->connect_why) - 1;
-        memcpy(a->connect_why, why, n);
-        a->connect_why[n] = '\0';
-    }
     if (memmem(data, size, "Request CERT", 12))
         a->cert_requested = 1;
     if (memmem(data, size, "(IN), TLS alert", 15) &&
@@ -896,6 +880,7 @@ static int perform_once(struct fabc_rest *r, const struct fabc_rest_req *req,
         goto out;
     }
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &a->os_errno);
     curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &total);
     curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &redirects);
     resp->elapsed = total;
@@ -1000,8 +985,10 @@ static void transport_error(struct fabc_err *err, const char *label,
         a->cc == CURLE_COULDNT_RESOLVE_PROXY) {
         code = FABC_E_CONNECT;
         what = "cannot connect";
-        if (a->connect_why[0] && !strstr(words, a->connect_why))
-            snprintf(why, sizeof(why), " (%s)", a->connect_why);
+        /* curl 7.88's error buffer leaves out the system's reason */
+        if (a->os_errno > 0 && !strstr(words, strerror((int)a->os_errno)))
+            snprintf(why, sizeof(why), " (%s)",
+                     strerror((int)a->os_errno));
     } else if (a->cc == CURLE_OPERATION_TIMEDOUT) {
         code = FABC_E_TIMEOUT;
         what = "timed out";
@@ -1204,6 +1191,7 @@ static void check_finish(struct check_ctx *c, CURLcode cc, long expect,
         struct fabc_rest_req req = {.method = "GET", .url = it->url};
 
         c->a.cc = cc;
+        curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &c->a.os_errno);
         transport_error(&it->err, "http", &req, &c->a, tls);
         it->status = 0;
     } else if (expect > 0 && it->status != expect) {
