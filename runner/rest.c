@@ -346,11 +346,11 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 
 /* ------------------------------------------------------------ redaction */
 
-static int secret_key(const char *k)
+/* 1 if the kl bytes at k contain a secret word (case-insensitive). */
+static int secret_key(const char *k, size_t kl)
 {
     static const char *const words[] = {"password", "secret", "token",
                                         "authorization", "cookie"};
-    size_t kl = strlen(k);
 
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         size_t wl = strlen(words[i]);
@@ -365,24 +365,16 @@ static int secret_key(const char *k)
 char *fabc_rest_redact_header(const char *line, size_t len)
 {
     const char *colon = memchr(line, ':', len);
+    size_t nl = colon ? (size_t)(colon - line) : 0;
     struct fabc_buf b;
-    char name[64];
-    size_t nl;
-
     char *ret = NULL;
 
     fabc_buf_init(&b);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         len--;
-    if (colon) {
-        nl = (size_t)(colon - line);
-        if (nl >= sizeof(name))
-            nl = sizeof(name) - 1;
-        memcpy(name, line, nl);
-        name[nl] = '\0';
-    }
-    if (colon && secret_key(name) &&
-        strcasecmp(name, "x-openstack-request-id")) {
+    /* the whole name is looked at, however long */
+    if (colon && secret_key(line, nl) &&
+        !(nl == 22 && !strncasecmp(line, "x-openstack-request-id", nl))) {
         if (fabc_buf_append(&b, line, (size_t)(colon - line)) < 0 ||
             fabc_buf_puts(&b, ": ***") < 0)
             goto out;
@@ -403,7 +395,8 @@ static void redact_json(json_t *j)
 
     if (json_is_object(j)) {
         json_object_foreach(j, k, v) {
-            if (secret_key(k) && !json_is_object(v) && !json_is_array(v))
+            if (secret_key(k, strlen(k)) && !json_is_object(v) &&
+                !json_is_array(v))
                 json_object_set_new(j, k, json_string("***"));
             else
                 redact_json(v);

@@ -214,6 +214,23 @@ static void test_redact_header(void **state)
     }
 }
 
+/* Found by tests/fuzz/fuzz_rest.c: only the first 63 bytes of a header
+ * name were looked at, so a longer name ending in "token" kept its value
+ * in --debug logs. */
+static void test_redact_header_long_name(void **state)
+{
+    const char *line = "X-Very-Long-Vendor-Specific-Prefix-For-This-Header-"
+                       "Name-Session-Token: gAAAAABsecret\r\n";
+    char *s;
+
+    (void)state;
+    s = fabc_rest_redact_header(line, strlen(line));
+    assert_non_null(s);
+    assert_null(strstr(s, "gAAAAABsecret"));
+    assert_string_equal(s + strlen(s) - 5, ": ***");
+    fabc_free(s);
+}
+
 static void test_redact_body(void **state)
 {
     const char *auth =
@@ -995,6 +1012,7 @@ int main(void)
         cmocka_unit_test(test_v3_url),
         cmocka_unit_test(test_service_message),
         cmocka_unit_test(test_redact_header),
+        cmocka_unit_test(test_redact_header_long_name),
         cmocka_unit_test(test_redact_body),
         cmocka_unit_test(test_yaml_scalars),
         cmocka_unit_test(test_yaml_error_position),
