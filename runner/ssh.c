@@ -429,6 +429,24 @@ static struct fabc_ssh_target *resolve(const char *hs,
                                        int depth, int jumps,
                                        struct fabc_err *err);
 
+/* Append " via <t->jump's key>" to t's key. Sessions are shared by key,
+ * so a key that does not fit is an error rather than cut short (two long
+ * chains would share the first 1023 bytes, and so a session). */
+static int key_via(struct fabc_ssh_target *t, const char *hs,
+                   struct fabc_err *err)
+{
+    size_t l = strlen(t->key);
+    int n = snprintf(t->key + l, sizeof(t->key) - l, " via %s",
+                     t->jump->key);
+
+    if (n < 0 || (size_t)n >= sizeof(t->key) - l)
+        return fabc_err_set(err, FABC_E_CONFIG, 0,
+                            "ProxyJump chain too long at '%s' (more than "
+                            "%zu bytes of user@host:port names)",
+                            hs, sizeof(t->key) - 1);
+    return 0;
+}
+
 /* Build the jump chain "a,b,c" (connect to a, then b through a, ...):
  * returns the last element with ->jump set to the previous. */
 static struct fabc_ssh_target *resolve_chain(const char *chain,
@@ -460,13 +478,11 @@ static struct fabc_ssh_target *resolve_chain(const char *chain,
         t = resolve(hs, o, cfg, depth + 1, prev ? 0 : 1, err);
         if (!t)
             goto fail;
-        if (prev) {
-            t->jump = prev;
-            snprintf(t->key + strlen(t->key),
-                     sizeof(t->key) - strlen(t->key), " via %s", prev->key);
-        }
+        t->jump = prev;
         prev = t;
         t = NULL;
+        if (prev->jump && key_via(prev, hs, err) < 0)
+            goto fail;
         p += len;
         if (*p == ',')
             p++;
@@ -585,8 +601,13 @@ static struct fabc_ssh_target *resolve(const char *hs,
     else
         snprintf(t->label, sizeof(t->label), "%s@%s:%d", t->user, t->alias,
                  t->port);
-    snprintf(t->key, sizeof(t->key), "%s@%s:%d", t->user, t->host,
-             t->port);
+    if (snprintf(t->key, sizeof(t->key), "%s@%s:%d", t->user, t->host,
+                 t->port) >= (int)sizeof(t->key)) {
+        fabc_err_set(err, FABC_E_CONFIG, 0,
+                     "ssh %s: user and host name too long (more than %zu "
+                     "bytes)", hs, sizeof(t->key) - 1);
+        goto fail;
+    }
     if (jumps == 2 && o->gateway && *o->gateway) {
         t->jump = resolve(o->gateway, o, cfg, depth + 1, 1, err);
         if (!t->jump)
@@ -597,9 +618,8 @@ static struct fabc_ssh_target *resolve(const char *hs,
         if (!t->jump)
             goto fail;
     }
-    if (t->jump)
-        snprintf(t->key + strlen(t->key), sizeof(t->key) - strlen(t->key),
-                 " via %s", t->jump->key);
+    if (t->jump && key_via(t, hs, err) < 0)
+        goto fail;
     fabc_sshhost_clear(&h);
     return t;
 fail_or_nomem:

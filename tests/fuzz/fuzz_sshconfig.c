@@ -13,9 +13,9 @@
  *  - looked-up values are in their documented ranges (-1 when unset);
  *  - fabc_ssh_expand leaves a string without '%' and '~' as it is, and
  *    fails only with FABC_E_CONFIG and a message;
- *  - a resolved target has a user, a host, a port in 1..65535 and a jump
- *    chain no longer than the resolver's depth limit; a failure has a
- *    message.
+ *  - a resolved target has a user, a host, a port in 1..65535 and its
+ *    whole session key ("user@host:port via <the jump's key>", never cut
+ *    short); a failure has a message.
  * Seeds: tests/fuzz/seeds/fuzz_sshconfig/ (realistic ssh_config files).
  *
  *   make -f tests/fuzz/fuzz.mk build-fuzz/fuzz_sshconfig
@@ -24,6 +24,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,12 +137,18 @@ static void resolve_one(const struct fabc_sshconfig *cfg, const char *hs,
         return;
     }
     for (j = t; j; j = j->jump) {
+        char want[sizeof(j->key) + 8];
+
         if (!j->user || !j->host || !j->alias || !j->known_hosts ||
             j->port < 1 || j->port > 65535 || !j->nkeys ||
-            !memchr(j->key, '\0', sizeof(j->key)) ||
             !memchr(j->label, '\0', sizeof(j->label)))
             __builtin_trap();
-        if (++hops > 64)
+        /* the session cache key is whole: user@host:port [via <jump>] */
+        snprintf(want, sizeof(want), "%s@%s:%d%s%s", j->user, j->host,
+                 j->port, j->jump ? " via " : "", j->jump ? j->jump->key : "");
+        if (strcmp(want, j->key) != 0)
+            __builtin_trap();
+        if (++hops > (int)sizeof(j->key))
             __builtin_trap();
     }
     fabc_ssh_target_free(t);

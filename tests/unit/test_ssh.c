@@ -241,6 +241,60 @@ static void test_target_loop(void **state)
     fabc_sshconfig_free(c);
 }
 
+/* Found by tests/fuzz/fuzz_sshconfig.c: a long ProxyJump chain's cache
+ * key (user@host:port via ...) was cut at 1023 bytes, so two chains
+ * differing only after that would have shared one SSH session. Such a
+ * chain is now refused; one that fits keeps its whole key. */
+static void test_target_long_chain(void **state)
+{
+    struct fabc_err err;
+    struct fabc_sshconfig *c;
+    struct fabc_ssh_opts o;
+    struct fabc_ssh_target *t;
+    struct fabc_buf b;
+    char name[401];
+
+    (void)state;
+    memset(name, 'a', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    fabc_buf_init(&b);
+    assert_int_equal(fabc_buf_printf(&b, "Host far\n  ProxyJump "
+                                         "u@%s1,u@%s2,u@%s3\n"
+                                         "Host near\n  ProxyJump u@%s1\n"
+                                         "Host big\n  HostName %s%s%s\n",
+                                     name, name, name, name, name, name,
+                                     name),
+                     0);
+    fabc_err_clear(&err);
+    c = fabc_sshconfig_parse(b.data, "cfg", &err);
+    assert_non_null(c);
+    memset(&o, 0, sizeof(o));
+    o.strict = -1;
+    o.user = "deploy";
+
+    t = fabc_ssh_target_new("far", &o, c, &err);
+    assert_null(t);
+    assert_int_equal(err.code, FABC_E_CONFIG);
+    assert_non_null(strstr(err.msg, "ProxyJump chain too long"));
+
+    fabc_err_clear(&err);
+    t = fabc_ssh_target_new("near", &o, c, &err);
+    assert_non_null(t);
+    assert_non_null(t->jump);
+    assert_int_equal(strlen(t->key), strlen("deploy@near:22 via u@") +
+                                         strlen(name) + strlen("1:22"));
+    fabc_ssh_target_free(t);
+
+    fabc_err_clear(&err);
+    t = fabc_ssh_target_new("big", &o, c, &err);
+    assert_null(t);
+    assert_int_equal(err.code, FABC_E_CONFIG);
+    assert_non_null(strstr(err.msg, "too long"));
+
+    fabc_buf_free(&b);
+    fabc_sshconfig_free(c);
+}
+
 static void test_resolve(void **state)
 {
     struct fabc_err err;
@@ -315,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_kh_file_add),
         cmocka_unit_test(test_target),
         cmocka_unit_test(test_target_loop),
+        cmocka_unit_test(test_target_long_chain),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_engine_refused),
     };
