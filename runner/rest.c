@@ -1345,12 +1345,18 @@ out:
 
 /* ------------------------------------------------------------ YAML */
 
+#define YAML_MAX_DEPTH 200
+
 struct yaml_ctx {
     yaml_parser_t parser;
     const char *name;
     json_t *anchors; /* anchor name -> value */
     struct fabc_err *err;
     int depth;
+    /* the mappings and sequences being built, outermost first: an alias
+     * to one of them would make a reference cycle */
+    json_t *open[YAML_MAX_DEPTH + 1];
+    int n_open;
 };
 
 static int yaml_fail(struct yaml_ctx *y, const yaml_mark_t *mark,
@@ -1471,6 +1477,15 @@ static json_t *plain_scalar(const char *s)
 
 static json_t *parse_node(struct yaml_ctx *y, yaml_event_t *ev);
 
+/* 1 if v is a mapping or sequence still being built. */
+static int is_open(const struct yaml_ctx *y, const json_t *v)
+{
+    for (int i = 0; i < y->n_open; i++)
+        if (y->open[i] == v)
+            return 1;
+    return 0;
+}
+
 static int remember_anchor(struct yaml_ctx *y, const yaml_char_t *anchor,
                            json_t *v)
 {
@@ -1483,7 +1498,7 @@ static json_t *parse_mapping(struct yaml_ctx *y, yaml_event_t *start)
 {
     json_t *obj = json_object(), *ret = NULL;
     yaml_event_t kev, vev;
-    int have_k = 0, have_v = 0;
+    int have_k = 0, have_v = 0, pushed = 0;
 
     if (!obj) {
         fabc_err_set(y->err, FABC_E_NOMEM, 0, "out of memory");
@@ -1491,6 +1506,8 @@ static json_t *parse_mapping(struct yaml_ctx *y, yaml_event_t *start)
     }
     if (remember_anchor(y, start->data.mapping_start.anchor, obj) < 0)
         goto out;
+    y->open[y->n_open++] = obj;
+    pushed = 1;
     for (long i = 0; i < 100000000L; i++) {
         json_t *k = NULL, *v = NULL;
         char num[64];
@@ -1553,6 +1570,8 @@ static json_t *parse_mapping(struct yaml_ctx *y, yaml_event_t *start)
     ret = obj;
     obj = NULL;
 out:
+    if (pushed)
+        y->n_open--;
     if (have_k)
         yaml_event_delete(&kev);
     if (have_v)
@@ -1565,7 +1584,7 @@ static json_t *parse_sequence(struct yaml_ctx *y, yaml_event_t *start)
 {
     json_t *arr = json_array(), *ret = NULL;
     yaml_event_t ev;
-    int have = 0;
+    int have = 0, pushed = 0;
 
     if (!arr) {
         fabc_err_set(y->err, FABC_E_NOMEM, 0, "out of memory");
@@ -1573,6 +1592,8 @@ static json_t *parse_sequence(struct yaml_ctx *y, yaml_event_t *start)
     }
     if (remember_anchor(y, start->data.sequence_start.anchor, arr) < 0)
         goto out;
+    y->open[y->n_open++] = arr;
+    pushed = 1;
     for (long i = 0; i < 100000000L; i++) {
         json_t *v;
 
@@ -1591,6 +1612,8 @@ static json_t *parse_sequence(struct yaml_ctx *y, yaml_event_t *start)
     ret = arr;
     arr = NULL;
 out:
+    if (pushed)
+        y->n_open--;
     if (have)
         yaml_event_delete(&ev);
     json_decref(arr);
@@ -1602,7 +1625,7 @@ static json_t *parse_node(struct yaml_ctx *y, yaml_event_t *ev)
 {
     json_t *v = NULL;
 
-    if (++y->depth > 200) {
+    if (++y->depth > YAML_MAX_DEPTH) {
         yaml_fail(y, &ev->start_mark, "nesting too deep");
         goto out;
     }
@@ -1636,10 +1659,20 @@ static json_t *parse_node(struct yaml_ctx *y, yaml_event_t *ev)
     case YAML_ALIAS_EVENT:
         v = json_object_get(y->anchors,
                             (const char *)ev->data.alias.anchor);
-        if (!v)
+        if (!v) {
             yaml_fail(y, &ev->start_mark, "unknown alias");
-        else
+        } else if (is_open(y, v)) {
+            /* JSON has no cycles: refuse what PyYAML would build */
+            char what[300];
+
+            snprintf(what, sizeof(what),
+                     "recursive alias *%.200s (used inside the node it "
+                     "names)", (const char *)ev->data.alias.anchor);
+            yaml_fail(y, &ev->start_mark, what);
+            v = NULL;
+        } else {
             json_incref(v);
+        }
         break;
     default:
         yaml_fail(y, &ev->start_mark, "unexpected YAML event");

@@ -319,6 +319,55 @@ static void test_yaml_error_position(void **state)
     assert_non_null(strstr(err.msg, "bad.yaml:"));
 }
 
+/* Found by tests/fuzz/fuzz_rest.c: an alias inside the node it names
+ * ("base: &base {again: *base}") made a JSON reference cycle, leaked, and
+ * sent fabc_heat_process's template walk into endless recursion (a
+ * segfault on `heat create`). It is now a YAML error at the alias. */
+static void test_yaml_recursive_alias(void **state)
+{
+    static const char *const bad[] = {
+        "a: &a {b: *a}\n",
+        "a: &a [1, [2, *a]]\n",
+        "x: 1\nbase: &base\n  type: OS::Nova::Server\n"
+        "  properties: &props\n    flavor: *base\n",
+        "- &s\n  - {<<: *s}\n",
+    };
+    const char *ok = "a: &a {x: 1}\nb: [*a, *a]\nc: &c [&c 1, *c]\n";
+    const char *tpl = "heat_template_version: 2018-08-31\nresources:\n"
+                      "  base: &base\n    type: OS::Nova::Server\n"
+                      "    properties:\n      again: *base\n";
+    json_t *j, *t = NULL, *e = NULL, *f = NULL;
+    struct fabc_err err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fabc_err_clear(&err);
+        j = fabc_rest_yaml_parse(bad[i], strlen(bad[i]), "r.yaml", &err);
+        assert_null(j);
+        assert_int_equal(err.code, FABC_E_CONFIG);
+        assert_non_null(strstr(err.msg, "recursive alias *"));
+        assert_string_equal(err.file, "r.yaml");
+        assert_true(err.line >= 1);
+    }
+    fabc_err_clear(&err);
+    j = fabc_rest_yaml_parse(ok, strlen(ok), "ok.yaml", &err);
+    assert_non_null(j);
+    assert_ptr_equal(json_array_get(json_object_get(j, "b"), 0),
+                     json_array_get(json_object_get(j, "b"), 1));
+    assert_int_equal(json_integer_value(
+                         json_array_get(json_object_get(j, "c"), 1)),
+                     1);
+    json_decref(j);
+
+    fabc_err_clear(&err);
+    assert_int_equal(fabc_heat_process(NULL, tpl, "/tmp", NULL, 0, &t, &e,
+                                       &f, &err),
+                     -1);
+    assert_int_equal(err.code, FABC_E_CONFIG);
+    assert_non_null(strstr(err.msg, "recursive alias *base"));
+    assert_int_equal(err.line, 6);
+}
+
 /* Allocation failures: every fabc_malloc failing in turn gives NULL, never
  * a crash or a half-built string; past the last allocation it works. */
 static void test_alloc_failures(void **state)
@@ -1016,6 +1065,7 @@ int main(void)
         cmocka_unit_test(test_redact_body),
         cmocka_unit_test(test_yaml_scalars),
         cmocka_unit_test(test_yaml_error_position),
+        cmocka_unit_test(test_yaml_recursive_alias),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_config_from_env),
         cmocka_unit_test(test_config_clouds_yaml_and_secure),
