@@ -81,7 +81,8 @@ static void check_b64(const unsigned char *in, size_t n)
     }
 }
 
-/* The hashed field OpenSSH writes for name: |1|b64(salt)|b64(hmac). */
+/* The hashed field OpenSSH writes for name: |1|b64(salt)|b64(hmac).
+ * OpenSSH's salts are 20 bytes; any length from 1 to 64 must work. */
 static void check_hashed(const char *name, const unsigned char *salt,
                          size_t saltlen)
 {
@@ -89,6 +90,8 @@ static void check_hashed(const char *name, const unsigned char *salt,
     unsigned int maclen = 0;
     char *s64, *h64, field[256];
 
+    if (saltlen < 1 || saltlen > 64)
+        return;
     if (!HMAC(EVP_sha1(), salt, (int)saltlen, (const unsigned char *)name,
               strlen(name), mac, &maclen))
         return;
