@@ -478,11 +478,16 @@ static struct fabc_ssh_target *resolve_chain(const char *chain,
         t = resolve(hs, o, cfg, depth + 1, prev ? 0 : 1, err);
         if (!t)
             goto fail;
-        t->jump = prev;
-        prev = t;
+        if (prev) {
+            /* a later hop has no jump of its own (resolved with jumps 0) */
+            t->jump = prev;
+            prev = t;
+            if (key_via(prev, hs, err) < 0)
+                goto fail;
+        } else {
+            prev = t; /* the first hop keeps its own ProxyJump, if any */
+        }
         t = NULL;
-        if (prev->jump && key_via(prev, hs, err) < 0)
-            goto fail;
         p += len;
         if (*p == ',')
             p++;

@@ -152,6 +152,7 @@ static const char *cfg =
     "Host bastion\n  HostName 10.9.9.9\n  User jumper\n  Port 2022\n"
     "Host inner\n  HostName 10.0.0.7\n  ProxyJump bastion\n"
     "Host deep\n  ProxyJump bastion,inner\n"
+    "Host deeper\n  ProxyJump inner,web9\n"
     "Host *\n  IdentityFile /keys/%r_%h\n";
 
 static void test_target(void **state)
@@ -208,6 +209,18 @@ static void test_target(void **state)
     assert_string_equal(t->jump->host, "10.0.0.7");
     assert_string_equal(t->jump->jump->host, "10.9.9.9");
     assert_null(t->jump->jump->jump);
+    fabc_ssh_target_free(t);
+
+    /* a chain whose first hop has its own ProxyJump: deeper -> web9 ->
+     * inner -> bastion, and the session key names every hop */
+    t = fabc_ssh_target_new("deeper", &o, c, &err);
+    assert_non_null(t);
+    assert_string_equal(t->jump->host, "web9");
+    assert_string_equal(t->jump->jump->host, "10.0.0.7");
+    assert_string_equal(t->jump->jump->jump->host, "10.9.9.9");
+    assert_null(t->jump->jump->jump->jump);
+    assert_string_equal(t->key, "deploy@deeper:22 via deploy@web9:22 via "
+                                "deploy@10.0.0.7:22 via jumper@10.9.9.9:2022");
     fabc_ssh_target_free(t);
 
     /* gateway overrides ProxyJump; accept-new */
