@@ -387,7 +387,12 @@ out:
     return ret;
 }
 
-static void redact_json(json_t *j)
+/* Replace secrets in j. A value under a secret key is "***" when it is a
+ * scalar; a list under one has every scalar replaced, at any depth; an
+ * object under one is walked, and its own "id" replaced too (Keystone's
+ * {"token": {"id": ...}}), so that a token reply's catalog stays visible.
+ * `secret`: j is the value of a secret key. */
+static void redact_json(json_t *j, int secret)
 {
     const char *k;
     json_t *v;
@@ -395,15 +400,21 @@ static void redact_json(json_t *j)
 
     if (json_is_object(j)) {
         json_object_foreach(j, k, v) {
-            if (secret_key(k, strlen(k)) && !json_is_object(v) &&
-                !json_is_array(v))
+            int s = secret_key(k, strlen(k));
+
+            if ((s || (secret && !strcmp(k, "id"))) &&
+                !json_is_object(v) && !json_is_array(v))
                 json_object_set_new(j, k, json_string("***"));
             else
-                redact_json(v);
+                redact_json(v, s);
         }
     } else if (json_is_array(j)) {
-        json_array_foreach(j, i, v)
-            redact_json(v);
+        json_array_foreach(j, i, v) {
+            if (secret && !json_is_object(v) && !json_is_array(v))
+                json_array_set_new(j, i, json_string("***"));
+            else
+                redact_json(v, secret && json_is_array(v));
+        }
     }
 }
 
@@ -420,7 +431,7 @@ char *fabc_rest_redact_body(const char *body, size_t len)
         ret = fabc_buf_steal(&b, NULL);
         goto out;
     }
-    redact_json(j);
+    redact_json(j, 0);
     s = json_dumps(j, JSON_COMPACT);
     if (s)
         ret = fabc_strdup(s);
@@ -433,7 +444,11 @@ out:
 
 /* ------------------------------------------------------------ messages */
 
-static void collapse_text(const char *in, size_t len, char *out, size_t size)
+/* in as one line into out: runs of white space become one space, other
+ * control characters (a terminal escape from a server) become '?', and
+ * with `tags` (an HTML page) <...> becomes a space. */
+static void collapse_text(const char *in, size_t len, int tags, char *out,
+                          size_t size)
 {
     size_t o = 0;
     int in_tag = 0, space = 1;
@@ -443,7 +458,7 @@ static void collapse_text(const char *in, size_t len, char *out, size_t size)
     for (size_t i = 0; i < len && o + 1 < size; i++) {
         unsigned char c = (unsigned char)in[i];
 
-        if (c == '<') {
+        if (tags && c == '<') {
             in_tag = 1;
             continue;
         }
@@ -464,7 +479,7 @@ static void collapse_text(const char *in, size_t len, char *out, size_t size)
             }
             continue;
         }
-        out[o++] = (char)c;
+        out[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
         space = 0;
     }
     while (o && out[o - 1] == ' ')
@@ -484,6 +499,7 @@ void fabc_rest_service_message(const char *body, size_t len, char *out,
 {
     json_t *j = NULL, *e;
     const char *m = NULL, *t, *x;
+    char *both = NULL;
 
     if (!size)
         return;
@@ -512,24 +528,27 @@ void fabc_rest_service_message(const char *body, size_t len, char *out,
             }
         }
         if (m) {
-            collapse_text(m, strlen(m), out, size);
+            collapse_text(m, strlen(m), 0, out, size);
             goto out;
         }
         t = jstr(j, "title");
         x = jstr(j, "explanation");
         if (t || x) {
-            snprintf(out, size, "%s%s%s", t ? t : "", t && x ? ": " : "",
-                     x ? x : "");
+            both = fabc_malloc((t ? strlen(t) : 0) + (x ? strlen(x) : 0) +
+                               3);
+            if (!both)
+                goto out;
+            sprintf(both, "%s%s%s", t ? t : "", t && x ? ": " : "",
+                    x ? x : "");
+            collapse_text(both, strlen(both), 0, out, size);
             goto out;
         }
     }
-    if (j) {
-        /* JSON we do not understand: show it compactly */
-        collapse_text(body, len, out, size);
-        goto out;
-    }
-    collapse_text(body, len, out, size);
+    /* JSON we do not understand is shown compactly; anything else is
+     * taken for text or an HTML page */
+    collapse_text(body, len, !j, out, size);
 out:
+    fabc_free(both);
     json_decref(j);
 }
 

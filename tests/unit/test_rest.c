@@ -177,6 +177,16 @@ static void test_service_message(void **state)
          "404 Not Found 404 Not Found No image found with ID x"},
         {"plain   text\n\nhere", "plain text here"},
         {"", ""},
+        /* a JSON message keeps its '<' (only HTML pages lose tags) */
+        {"{\"error\":{\"message\":\"count must be <= 10 <b>\"}}",
+         "count must be <= 10 <b>"},
+        /* a server's terminal escape is not passed on */
+        {"{\"error\":{\"message\":\"red \\u001b[31mtext\\u0007\"}}",
+         "red ?[31mtext?"},
+        {"boom\x1b]0;title\x07 done", "boom?]0;title? done"},
+        /* title and explanation are one line too */
+        {"{\"title\":\"Conflict\",\"explanation\":\"line one\\n\\nline "
+         "two\"}", "Conflict: line one line two"},
     };
     char out[256];
 
@@ -237,6 +247,7 @@ static void test_redact_body(void **state)
         "{\"auth\":{\"identity\":{\"methods\":[\"password\"],\"password\":"
         "{\"user\":{\"name\":\"demo\",\"password\":\"DemoPass1\"}}},"
         "\"application_credential\":{\"id\":\"x\",\"secret\":\"S3\"}}}";
+    const char *body;
     char *s;
 
     (void)state;
@@ -249,6 +260,25 @@ static void test_redact_body(void **state)
     fabc_free(s);
     s = fabc_rest_redact_body("not json", 8);
     assert_string_equal(s, "<8 bytes>");
+    fabc_free(s);
+    /* a list under a secret key, Keystone's token method, nested lists */
+    body = "{\"passwords\":[\"p1\",[\"p2\"]],\"auth\":"
+        "{\"identity\":{\"methods\":[\"token\"],\"token\":{\"id\":"
+        "\"T0K\"}}}}";
+    s = fabc_rest_redact_body(body, strlen(body));
+    assert_non_null(s);
+    assert_null(strstr(s, "p1"));
+    assert_null(strstr(s, "p2"));
+    assert_null(strstr(s, "T0K"));
+    assert_non_null(strstr(s, "\"methods\":[\"token\"]"));
+    fabc_free(s);
+    /* a token reply keeps its catalog (the token is in a header) */
+    body = "{\"token\":{\"methods\":[\"password\"],\"catalog\":[{\"type\":"
+        "\"orchestration\",\"id\":\"c1\"}]}}";
+    s = fabc_rest_redact_body(body, strlen(body));
+    assert_non_null(s);
+    assert_non_null(strstr(s, "\"type\":\"orchestration\""));
+    assert_non_null(strstr(s, "\"id\":\"c1\""));
     fabc_free(s);
 }
 
