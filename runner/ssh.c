@@ -1410,6 +1410,20 @@ static void open_done(struct sess *s, const void *who)
         s->opener = NULL;
 }
 
+/* One step of the direct-tcpip open of f on js: 0 while libssh2 still
+ * waits (call again), 1 once it ended (f->ch, or NULL on failure). */
+static int fwd_open_step(struct sess *js, struct fwd *f)
+{
+    f->opening = 1;
+    f->ch = libssh2_channel_direct_tcpip_ex(js->s, f->host, f->port,
+                                            "127.0.0.1", 22);
+    if (!f->ch && libssh2_session_last_errno(js->s) == LIBSSH2_ERROR_EAGAIN)
+        return 0;
+    f->opening = 0;
+    open_done(js, f);
+    return 1;
+}
+
 static int fwd_pump(struct sess *js, struct fwd *f)
 {
     int progress = 0;
@@ -1418,13 +1432,8 @@ static int fwd_pump(struct sess *js, struct fwd *f)
     if (f->state == F_CLOSING && f->opening) {
         /* nobody wants it any more, but libssh2 must finish the open it
          * started before another channel can be opened on js */
-        f->ch = libssh2_channel_direct_tcpip_ex(js->s, f->host, f->port,
-                                                "127.0.0.1", 22);
-        if (!f->ch &&
-            libssh2_session_last_errno(js->s) == LIBSSH2_ERROR_EAGAIN)
+        if (!fwd_open_step(js, f))
             return 0;
-        f->opening = 0;
-        open_done(js, f);
         progress = 1;
     }
     if (f->state == F_CLOSING) {
@@ -1444,14 +1453,8 @@ static int fwd_pump(struct sess *js, struct fwd *f)
 
         if (!may_open(js, f))
             return 0; /* another open is in progress on js */
-        f->opening = 1;
-        f->ch = libssh2_channel_direct_tcpip_ex(js->s, f->host, f->port,
-                                                "127.0.0.1", 22);
-        if (!f->ch &&
-            libssh2_session_last_errno(js->s) == LIBSSH2_ERROR_EAGAIN)
+        if (!fwd_open_step(js, f))
             return 0;
-        f->opening = 0;
-        open_done(js, f);
         if (!f->ch) {
             int rc = libssh2_session_last_errno(js->s);
 
