@@ -485,84 +485,51 @@ wait $HEAT_JOB || die "heat did not start"
 wait $GLANCE_JOB || die "glance did not start"
 
 # ------------------------------------------------------------- credentials
-cat > "$RUNDIR/openrc" <<EOT
-# fabc lab: demo user and project (source this file)
+# The user and its project share a name (demo, admin).
+openrc() { # openrc USER PASSWORD: an openrc file for USER
+    cat <<EOT
+# fabc lab: $1 user and project (source this file)
 export OS_AUTH_URL=$KS_URL
 export OS_IDENTITY_API_VERSION=3
 export OS_AUTH_TYPE=password
-export OS_USERNAME=demo
-export OS_PASSWORD=$DEMO_PASS
-export OS_PROJECT_NAME=demo
+export OS_USERNAME=$1
+export OS_PASSWORD=$2
+export OS_PROJECT_NAME=$1
 export OS_USER_DOMAIN_NAME=Default
 export OS_PROJECT_DOMAIN_NAME=Default
 export OS_REGION_NAME=RegionOne
 export OS_INTERFACE=public
 EOT
-cat > "$RUNDIR/admin-openrc" <<EOT
-# fabc lab: admin user and project (source this file)
-export OS_AUTH_URL=$KS_URL
-export OS_IDENTITY_API_VERSION=3
-export OS_AUTH_TYPE=password
-export OS_USERNAME=admin
-export OS_PASSWORD=$ADMIN_PASS
-export OS_PROJECT_NAME=admin
-export OS_USER_DOMAIN_NAME=Default
-export OS_PROJECT_DOMAIN_NAME=Default
-export OS_REGION_NAME=RegionOne
-export OS_INTERFACE=public
+}
+cloud() { # cloud NAME AUTH_URL USER PASSWORD: one clouds.yaml entry
+    cat <<EOT
+  $1:
+    auth:
+      auth_url: $2
+      username: $3
+      password: $4
+      project_name: $3
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+    interface: public
+    identity_api_version: 3
 EOT
-cat > "$RUNDIR/clouds.yaml" <<EOT
-# fabc lab clouds (OS_CLIENT_CONFIG_FILE=$RUNDIR/clouds.yaml)
-clouds:
-  fabc-lab:
-    auth:
-      auth_url: $KS_URL
-      username: demo
-      password: $DEMO_PASS
-      project_name: demo
-      user_domain_name: Default
-      project_domain_name: Default
-    region_name: RegionOne
-    interface: public
-    identity_api_version: 3
-  fabc-lab-admin:
-    auth:
-      auth_url: $KS_URL
-      username: admin
-      password: $ADMIN_PASS
-      project_name: admin
-      user_domain_name: Default
-      project_domain_name: Default
-    region_name: RegionOne
-    interface: public
-    identity_api_version: 3
-  fabc-lab-tls:
-    auth:
-      auth_url: $KS_TLS_URL
-      username: demo
-      password: $DEMO_PASS
-      project_name: demo
-      user_domain_name: Default
-      project_domain_name: Default
-    region_name: RegionOne
-    interface: public
-    identity_api_version: 3
-    cacert: $TLS/ca.pem
-  fabc-lab-mtls:
-    auth:
-      auth_url: $KS_MTLS_URL
-      username: demo
-      password: $DEMO_PASS
-      project_name: demo
-      user_domain_name: Default
-      project_domain_name: Default
-    region_name: RegionOne
-    interface: public
-    identity_api_version: 3
-    cacert: $TLS/ca.pem
-    cert: $TLS/client.pem
-    key: $TLS/client-key.pem
-EOT
+}
+openrc demo "$DEMO_PASS" > "$RUNDIR/openrc"
+openrc admin "$ADMIN_PASS" > "$RUNDIR/admin-openrc"
+{
+    echo "# fabc lab clouds (OS_CLIENT_CONFIG_FILE=$RUNDIR/clouds.yaml)"
+    echo "clouds:"
+    cloud fabc-lab "$KS_URL" demo "$DEMO_PASS"
+    cloud fabc-lab-admin "$KS_URL" admin "$ADMIN_PASS"
+    cloud fabc-lab-tls "$KS_TLS_URL" demo "$DEMO_PASS"
+    echo "    cacert: $TLS/ca.pem"
+    cloud fabc-lab-mtls "$KS_MTLS_URL" demo "$DEMO_PASS"
+    echo "    cacert: $TLS/ca.pem"
+    echo "    cert: $TLS/client.pem"
+    echo "    key: $TLS/client-key.pem"
+} > "$RUNDIR/clouds.yaml"
 chmod 600 "$RUNDIR/openrc" "$RUNDIR/admin-openrc" "$RUNDIR/clouds.yaml"
 
 # ------------------------------------------------------------- readiness
