@@ -601,8 +601,12 @@ static int on_curl_text(CURL *h, curl_infotype type, char *data,
     return 0;
 }
 
-static void watch_tls(CURL *easy, struct attempt *a)
+/* Only an https URL has a handshake to watch: plain http requests (the
+ * Heat polls and health checks of most clouds) skip curl's verbose text. */
+static void watch_tls(CURL *easy, struct attempt *a, const char *url)
 {
+    if (strncasecmp(url, "https://", 8) != 0)
+        return;
     curl_easy_setopt(easy, CURLOPT_DEBUGFUNCTION, on_curl_text);
     curl_easy_setopt(easy, CURLOPT_DEBUGDATA, a);
     curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
@@ -836,7 +840,7 @@ static int perform_once(struct fabc_rest *r, const struct fabc_rest_req *req,
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     tls_setopt(easy, &r->tls);
-    watch_tls(easy, a);
+    watch_tls(easy, a, req->url);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "fabc/" FABC_VERSION);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 
@@ -1180,7 +1184,7 @@ static int check_start(CURLM *m, struct check_ctx *c, long timeout_ms,
     curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     tls_setopt(c->easy, tls);
-    watch_tls(c->easy, &c->a);
+    watch_tls(c->easy, &c->a, c->item->url);
     curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "fabc/" FABC_VERSION);
     curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
     if (curl_multi_add_handle(m, c->easy) != CURLM_OK)
